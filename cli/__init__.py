@@ -1,0 +1,1 @@
+"""The `ssvad` command line (installed as the `ssvad_cli` package): thin Typer commands."""

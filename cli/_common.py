@@ -1,0 +1,16 @@
+"""Shared pieces of the CLI: consoles and the one-line error handler."""
+
+from __future__ import annotations
+
+import sys
+
+from rich.console import Console
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(message: str, exit_code: int = 2) -> None:
+    """Print one line to stderr and exit non-zero (no traceback)."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    sys.exit(exit_code)

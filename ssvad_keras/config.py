@@ -1,0 +1,315 @@
+"""Experiment configuration: pydantic models for data, model, losses, training and evaluation.
+
+One source of truth for every hyper-parameter. Files in `configs/` are TOML; a file may name a
+`preset` (a model preset in `configs/presets/`) and/or `base` (another config file it extends).
+Values from the command line override both. Every error names the file, the field and the problem
+in one line.
+
+    from ssvad_keras.config import load_config
+    cfg = load_config("configs/experiments/ucf101_full.toml", overrides={"train.epochs": 5})
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ssvad_keras.errors import ConfigError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class AugmentConfig(_Section):
+    """The augmented view: invertible spatial/temporal transforms plus photometric jitter."""
+
+    hflip: bool = Field(True, description="Flip the augmented view horizontally (the paper's view).")
+    time_reverse: bool = Field(False, description="Reverse the augmented view in time.")
+    brightness: float = Field(0.0, ge=0.0, le=1.0, description="Max brightness shift (x255 units / 255).")
+    contrast: float = Field(0.0, ge=0.0, le=1.0, description="Max relative contrast change.")
+
+
+class DataConfig(_Section):
+    """Clip sampling and batching (SPEC 1.2)."""
+
+    clip_length: int = Field(8, ge=2, description="Frames per clip (T).")
+    frame_skip: int = Field(2, ge=1, description="Temporal stride between sampled frames.")
+    input_size: tuple[int, int] = Field((224, 224), description="Model input (height, width).")
+    resize_to: tuple[int, int] | None = Field(
+        None, description="Resize frames to (height, width) before cropping; None keeps the stored size."
+    )
+    train_crop: Literal["random", "center", "resize"] = "random"
+    eval_crop: Literal["center", "resize"] = "center"
+    pixel_range: Literal["0_1", "-1_1"] = Field(
+        "0_1", description="Pixel scaling: the released code feeds [0, 1] (SPEC 1.2)."
+    )
+    labeled_per_batch: int = Field(4, ge=1)
+    unlabeled_per_batch: int = Field(4, ge=0)
+    shuffle_buffer: int = Field(256, ge=1)
+    augment: AugmentConfig = AugmentConfig()
+
+    @property
+    def batch_size(self) -> int:
+        return self.labeled_per_batch + self.unlabeled_per_batch
+
+
+class ModelConfig(_Section):
+    """The capsule detector (SPEC 2). Presets in `configs/presets/` fill this section."""
+
+    encoder_variant: Literal["ssl", "original"] = Field(
+        "ssl", description="'ssl': the paper code's strides (28x28 grid); 'original': unmodified I3D."
+    )
+    encoder_width: float = Field(1.0, gt=0.0, le=1.0, description="Channel multiplier on I3D.")
+    encoder_weights: Path | None = Field(None, description="Converted I3D weights to load at build.")
+    encoder_dropout: float = Field(0.5, ge=0.0, lt=1.0)
+    primary_kernel: int = Field(9, ge=1)
+    primary_types: int = Field(32, ge=1)
+    pose_size: int = Field(4, ge=2, description="Capsule poses are pose_size x pose_size matrices.")
+    routing: Literal["em_released", "em", "dynamic"] = Field(
+        "em_released",
+        description="'em_released': EM as the paper's code computes it; 'em': Hinton et al. 2018; "
+        "'dynamic': Sabour et al. 2017.",
+    )
+    routing_iterations: int = Field(3, ge=1)
+    decoder_channels: int = Field(64, ge=1)
+    decoder_final_channels: int = Field(128, ge=1)
+    decoder_dropout: float = Field(0.5, ge=0.0, lt=1.0)
+
+
+class LossConfig(_Section):
+    """Supervised and consistency losses (SPEC 3; paper Eq. 1-9)."""
+
+    margin: float = Field(0.2, ge=0.0, le=1.0, description="Spread-loss margin m.")
+    margin_weight: float = Field(1.0, ge=0.0)
+    bce_weight: float = Field(1.0, ge=0.0)
+    dice_weight: float = Field(1.0, ge=0.0)
+    dice_smooth: float = Field(1.0, gt=0.0)
+    consistency_weight: float = Field(0.1, ge=0.0, description="lambda, Eq. 9.")
+    cls_consistency_weight: float = Field(0.3, ge=0.0, description="lambda1, Eq. 8.")
+    loc_consistency_weight: float = Field(0.7, ge=0.0, description="lambda2, Eq. 8.")
+    cls_consistency: bool = Field(True, description="Apply the JSD classification consistency (Eq. 1).")
+    loc_consistency: bool = Field(True, description="Apply localization consistency (Eq. 2-6).")
+    temporal_coherence: Literal["none", "variance", "cyclic"] = Field(
+        "cyclic", description="Variance attention (Eq. 3-4): off, within the clip, or cyclic."
+    )
+    gradient_smoothness: bool = Field(False, description="Second-derivative attention (Eq. 5-6).")
+    plain_l2: bool = Field(True, description="Keep the non-attentive L2 term beside the attention.")
+    variance_window: Literal[3, 5] = 5
+    variance_on_probabilities: bool = False
+    variance_mask_gain: float = Field(
+        1.0, gt=0.0, description="Multiplier on the variance mask; the released code uses 2."
+    )
+    gradient_lower: float | None = Field(None, ge=0.0, le=1.0)
+    gradient_upper: float | None = Field(None, ge=0.0, le=1.0)
+    attention_mix: float = Field(
+        0.5, ge=0.0, le=1.0, description="Weight of variance vs gradient loss when both are on."
+    )
+    consistency_on_probabilities: bool = Field(
+        False, description="Compare probabilities instead of logits in the plain L2 (Eq. 2)."
+    )
+    ramp_epochs: int | None = Field(
+        None, ge=1, description="Length of the exp(-5(1-t)^2) ramp of w; None = all epochs."
+    )
+
+    @model_validator(mode="after")
+    def _check_clamps(self) -> LossConfig:
+        if (
+            self.gradient_lower is not None
+            and self.gradient_upper is not None
+            and self.gradient_lower >= self.gradient_upper
+        ):
+            raise ValueError("gradient_lower must be below gradient_upper")
+        return self
+
+
+class TrainConfig(_Section):
+    """Optimisation and schedules (SPEC 4)."""
+
+    epochs: int = Field(100, ge=1)
+    steps_per_epoch: int | None = Field(
+        None, ge=1, description="Steps per epoch; None = one pass over the unlabeled stream."
+    )
+    learning_rate: float = Field(1e-4, gt=0.0)
+    adam_epsilon: float = Field(1e-6, gt=0.0)
+    lr_factor: float = Field(0.1, gt=0.0, lt=1.0)
+    lr_patience: int = Field(5, ge=1)
+    min_learning_rate: float = Field(1e-7, ge=0.0)
+    pseudo_label_epoch: int = Field(11, ge=0, description="From this epoch on, unlabeled masks use predictions.")
+    semi_supervised: bool = Field(True, description="False trains on labeled clips only.")
+    seed: int = 0
+    mixed_precision: bool = False
+    strategy: Literal["none", "mirrored", "multiworker"] = "none"
+    validate_every: int = Field(1, ge=1, description="Epochs between validation runs.")
+    select_metric: str = Field("val_vmap@0.5", description="Checkpoint-selection metric on the validation split.")
+    tensorboard_images: int = Field(2, ge=0, description="Validation clips drawn in TensorBoard.")
+
+
+class EvalConfig(_Section):
+    """Evaluation protocols (SPEC 5)."""
+
+    protocol: Literal["paper", "act", "both"] = "both"
+    mask_threshold: float = Field(0.5, gt=0.0, lt=1.0)
+    batch_size: int = Field(8, ge=1)
+    tube_score_floor: float = Field(0.1, ge=0.0, le=1.0)
+
+
+class ExperimentConfig(_Section):
+    """Everything one run needs."""
+
+    name: str = "experiment"
+    preset: str | None = None
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    loss: LossConfig = LossConfig()
+    train: TrainConfig = TrainConfig()
+    eval: EvalConfig = EvalConfig()
+
+
+def configs_dir() -> Path:
+    """The installed `configs/` folder (presets and experiment files)."""
+    return Path(str(resources.files("ssvad_configs")))
+
+
+def preset_names() -> list[str]:
+    """Names of the model presets shipped in `configs/presets/`."""
+    return sorted(p.stem for p in (configs_dir() / "presets").glob("*.toml"))
+
+
+def preset_path(name: str) -> Path:
+    path = configs_dir() / "presets" / f"{name}.toml"
+    if not path.is_file():
+        raise ConfigError(f"unknown preset {name!r} (known: {', '.join(preset_names())})")
+    return path
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError("config file not found", path)
+    try:
+        return tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"invalid TOML ({err})", path) from None
+
+
+def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _resolve_file(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read a config file with its `base` chain and its preset merged in (file values win)."""
+    path = path.resolve()
+    if path in seen:
+        raise ConfigError("config files extend each other in a cycle", path)
+    raw = _read_toml(path)
+    merged: dict[str, Any] = {}
+    base = raw.pop("base", None)
+    if base is not None:
+        base_path = Path(base)
+        if not base_path.is_absolute():
+            base_path = path.parent / base_path
+        merged = _resolve_file(base_path, seen + (path,))
+    if "preset" in raw:
+        preset = raw["preset"]
+        if not isinstance(preset, str):
+            raise ConfigError("preset: must be a preset name", path)
+        merged = _merge(merged, _read_toml(preset_path(preset)))
+    return _merge(merged, raw)
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    node = tree
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {dotted!r}: {key!r} is not a section")
+    node[keys[-1]] = value
+
+
+def _format_validation_error(err: ValidationError) -> str:
+    first = err.errors()[0]
+    field = ".".join(str(p) for p in first["loc"]) or "<root>"
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        msg = "unknown key"
+    more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return f"{field}: {msg}{more}"
+
+
+def load_config(
+    path: str | Path | None = None,
+    preset: str | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> ExperimentConfig:
+    """Build an `ExperimentConfig` from a file, a preset and dotted overrides.
+
+    Args:
+        path: a TOML file (may itself name `preset` and `base`); None starts from the defaults.
+        preset: a model preset name; applied over the file's own preset, under `overrides`.
+        overrides: dotted keys, e.g. `{"train.epochs": 5, "data.labeled_per_batch": 2}`; None
+            values are ignored so CLI options left unset do not override anything.
+
+    Raises:
+        ConfigError: one line naming the file, the field and the problem.
+    """
+    tree: dict[str, Any] = {}
+    source = "<defaults>"
+    if path is not None:
+        source = str(path)
+        tree = _resolve_file(Path(path))
+    if preset is not None:
+        tree = _merge(tree, _read_toml(preset_path(preset)))
+        tree["preset"] = preset
+    for dotted, value in (overrides or {}).items():
+        if value is not None:
+            _set_dotted(tree, dotted, value)
+    try:
+        return ExperimentConfig.model_validate(tree)
+    except ValidationError as err:
+        raise ConfigError(_format_validation_error(err), source) from None
+
+
+def save_config(config: ExperimentConfig, path: str | Path) -> None:
+    """Write the resolved config to `path` as TOML, atomically."""
+    from ssvad_keras.io import atomic_path
+
+    with atomic_path(path) as tmp:
+        tmp.write_text(to_toml(config.model_dump(mode="json", exclude_none=True)))
+
+
+def to_toml(tree: dict[str, Any], prefix: str = "") -> str:
+    """Serialise a nested dict of plain values as TOML (tables after scalar keys)."""
+    scalars, tables = [], []
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            tables.append((key, value))
+        else:
+            scalars.append(f"{key} = {_toml_value(value)}")
+    out = "\n".join(scalars)
+    for key, value in tables:
+        name = f"{prefix}{key}"
+        out += f"\n\n[{name}]\n" + to_toml(value, prefix=f"{name}.")
+    return out.strip() + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    import json
+
+    return json.dumps(str(value))

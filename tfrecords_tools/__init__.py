@@ -1,0 +1,1 @@
+"""Dataset converters: source formats -> canonical TFRecord shards + split files."""
