@@ -45,9 +45,6 @@ class DataConfig(_Section):
     )
     train_crop: Literal["random", "center", "resize"] = "random"
     eval_crop: Literal["center", "resize"] = "center"
-    pixel_range: Literal["0_1", "-1_1"] = Field(
-        "0_1", description="Pixel scaling: the released code feeds [0, 1] (SPEC 1.2)."
-    )
     labeled_per_batch: int = Field(4, ge=1)
     unlabeled_per_batch: int = Field(4, ge=0)
     shuffle_buffer: int = Field(256, ge=1)
@@ -67,6 +64,11 @@ class ModelConfig(_Section):
     encoder_width: float = Field(1.0, gt=0.0, le=1.0, description="Channel multiplier on I3D.")
     encoder_weights: Path | None = Field(None, description="Converted I3D weights to load at build.")
     encoder_dropout: float = Field(0.5, ge=0.0, lt=1.0)
+    pixel_range: Literal["0_1", "-1_1"] = Field(
+        "0_1",
+        description="Range the detector maps its [0, 1] input clips to before the encoder; the "
+        "released code feeds [0, 1] although I3D was trained on [-1, 1] (SPEC 1.2).",
+    )
     primary_kernel: int = Field(9, ge=1)
     primary_types: int = Field(32, ge=1)
     pose_size: int = Field(4, ge=2, description="Capsule poses are pose_size x pose_size matrices.")
