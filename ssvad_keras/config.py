@@ -12,6 +12,7 @@ in one line.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -116,6 +117,11 @@ class LossConfig(_Section):
     )
     ramp_epochs: int | None = Field(
         None, ge=1, description="Length of the exp(-5(1-t)^2) ramp of w; None = all epochs."
+    )
+    loc_frames: Literal["all", "annotated"] = Field(
+        "all",
+        description="Frames of labeled clips the supervised localization loss sees: 'all' (the "
+        "released code) or only 'annotated' ones (batch['frame_valid'], untrimmed videos).",
     )
 
     @model_validator(mode="after")
@@ -250,14 +256,15 @@ def _format_validation_error(err: ValidationError) -> str:
 
 
 def load_config(
-    path: str | Path | None = None,
+    path: str | Path | Sequence[str | Path] | None = None,
     preset: str | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> ExperimentConfig:
     """Build an `ExperimentConfig` from a file, a preset and dotted overrides.
 
     Args:
-        path: a TOML file (may itself name `preset` and `base`); None starts from the defaults.
+        path: a TOML file (may itself name `preset` and `base`), or several merged in order;
+            None starts from the defaults.
         preset: a model preset name; applied over the file's own preset, under `overrides`.
         overrides: dotted keys, e.g. `{"train.epochs": 5, "data.labeled_per_batch": 2}`; None
             values are ignored so CLI options left unset do not override anything.
@@ -267,9 +274,11 @@ def load_config(
     """
     tree: dict[str, Any] = {}
     source = "<defaults>"
-    if path is not None:
-        source = str(path)
-        tree = _resolve_file(Path(path))
+    paths = [] if path is None else [path] if isinstance(path, (str, Path)) else list(path)
+    for one in paths:
+        # Later files override earlier ones: a dataset file, then an ablation-row file.
+        source = str(one)
+        tree = _merge(tree, _resolve_file(Path(one)))
     if preset is not None:
         tree = _merge(tree, _read_toml(preset_path(preset)))
         tree["preset"] = preset

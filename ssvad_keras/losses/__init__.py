@@ -1,1 +1,51 @@
-"""losses."""
+"""Losses of semi-supervised video action detection (paper Eq. 1-9, SPEC 3).
+
+Supervised (labeled clips only): `margin_loss`, `bce_with_logits_loss`, `dice_loss`.
+Consistency (every clip): `jsd_loss` (Eq. 1), `consistency_l2` (Eq. 2),
+`temporal_coherence_loss` (Eq. 3-4), `gradient_smoothness_loss` (Eq. 5-6), with the attention
+masks `temporal_variance_mask` and `gradient_smoothness_mask`. The ramp of w: `sigmoid_rampup`.
+Everything together: `semi_supervised_loss` (Eq. 7-9).
+"""
+
+from ssvad_keras.losses.attention import (
+    cyclic_variance,
+    gradient_smoothness_mask,
+    minmax_per_clip,
+    temporal_gradient,
+    temporal_variance_mask,
+)
+from ssvad_keras.losses.combined import localization_consistency_loss, semi_supervised_loss
+from ssvad_keras.losses.consistency import (
+    consistency_l2,
+    gradient_smoothness_loss,
+    jsd_loss,
+    temporal_coherence_loss,
+)
+from ssvad_keras.losses.ramps import sigmoid_rampup
+from ssvad_keras.losses.supervised import (
+    bce_with_logits_loss,
+    dice_loss,
+    margin_loss,
+    safe_divide,
+    weighted_mean,
+)
+
+__all__ = [
+    "bce_with_logits_loss",
+    "consistency_l2",
+    "cyclic_variance",
+    "dice_loss",
+    "gradient_smoothness_loss",
+    "gradient_smoothness_mask",
+    "jsd_loss",
+    "localization_consistency_loss",
+    "margin_loss",
+    "minmax_per_clip",
+    "safe_divide",
+    "semi_supervised_loss",
+    "sigmoid_rampup",
+    "temporal_coherence_loss",
+    "temporal_gradient",
+    "temporal_variance_mask",
+    "weighted_mean",
+]
