@@ -1,1 +1,16 @@
-"""training."""
+"""Semi-supervised training: the train step, schedules, checkpoints and the training loop."""
+
+from ssvad_keras.training.loop import TrainResult, make_strategy, train
+from ssvad_keras.training.run_dir import RunDir, RunState
+from ssvad_keras.training.schedules import PlateauSchedule
+from ssvad_keras.training.trainer import SemiSupervisedTrainer
+
+__all__ = [
+    "PlateauSchedule",
+    "RunDir",
+    "RunState",
+    "SemiSupervisedTrainer",
+    "TrainResult",
+    "make_strategy",
+    "train",
+]

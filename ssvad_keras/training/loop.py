@@ -1,0 +1,254 @@
+"""`train`: the whole training run behind `ssvad train`.
+
+Epoch by epoch: a fresh, seeded pass over the training stream (so a resumed run sees the same data
+order as an uninterrupted one), one `fit` epoch of `SemiSupervisedTrainer`, validation on the
+split's held-out training videos (paper protocol v-mAP@0.5; the test set is never used to choose
+checkpoints), the learning-rate plateau schedule, TensorBoard, and an atomic checkpoint.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from ssvad_keras.config import ExperimentConfig
+from ssvad_keras.data import read_manifest, read_split, train_dataset
+from ssvad_keras.errors import CheckpointError, DataError, SsvadError
+from ssvad_keras.io import atomic_path
+from ssvad_keras.models import build_detector
+from ssvad_keras.progress import progress_bar, stderr_console
+from ssvad_keras.training.callbacks import (
+    NonFiniteGuard,
+    RichProgress,
+    TensorBoardWriter,
+    mask_overlay_images,
+)
+from ssvad_keras.training.run_dir import RunDir, RunState
+from ssvad_keras.training.schedules import PlateauSchedule
+from ssvad_keras.training.trainer import SemiSupervisedTrainer
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    epochs_done: int
+    best_metric: float | None
+    best_epoch: int | None
+    seconds: float
+    history: list[dict]
+
+
+def make_strategy(name: str) -> tf.distribute.Strategy:
+    """`none` -> the default strategy; `mirrored` -> all local devices; `multiworker` -> TF_CONFIG."""
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def resolve_split(data_dir: Path, labeled_fraction: float, seed: int) -> dict:
+    """The split file of this labeled fraction (written by `ssvad prepare`, or made now)."""
+    from tfrecords_tools.splits import split_path, write_split
+
+    path = split_path(data_dir, labeled_fraction, seed)
+    if not path.is_file():
+        write_split(data_dir, labeled_fraction, seed)
+    return read_split(path)
+
+
+def _compatible(saved: ExperimentConfig, requested: ExperimentConfig) -> str | None:
+    for section in ("data", "model"):
+        a = getattr(saved, section).model_dump(mode="json")
+        b = getattr(requested, section).model_dump(mode="json")
+        for key in a:
+            if a[key] != b.get(key):
+                return f"{section}.{key} is {a[key]!r} in the run but {b.get(key)!r} now"
+    return None
+
+
+def _save_detector(detector: keras.Model, path: Path) -> None:
+    with atomic_path(path.with_suffix(".keras")) as tmp:
+        target = tmp.with_suffix(".keras")
+        detector.save(target)
+        target.replace(tmp)
+
+
+def train(
+    config: ExperimentConfig,
+    data_dir: str | Path | None = None,
+    labeled_fraction: float | None = None,
+    out: str | Path | None = None,
+    resume: str | Path | None = None,
+    progress: bool = True,
+    callbacks: list[keras.callbacks.Callback] | None = None,
+) -> TrainResult:
+    """Train a detector; see the module docstring.
+
+    Args:
+        config: the resolved experiment config (ignored when resuming, except for a check that it
+            does not contradict the run's own config).
+        data_dir: a folder written by `ssvad prepare`.
+        labeled_fraction: picks the split file `splits/labeled-<f>-seed<seed>.json`.
+        out: new run directory.
+        resume: an existing run directory to continue.
+        progress: show rich progress bars.
+        callbacks: extra Keras callbacks for every epoch's `fit`.
+    """
+    started = time.perf_counter()
+    if resume is not None:
+        run = RunDir.open(Path(resume))
+        saved = run.load_config()
+        if config is not None and (reason := _compatible(saved, config)):
+            raise CheckpointError(f"incompatible config: {reason}", run.config_path)
+        config = saved
+        data = run.load_data()
+        data_dir = Path(data["data_dir"])
+        split = read_split(run.split_path)
+        state = run.load_state()
+        if not run.weights_path.is_file() and state.epochs_done > 0:
+            raise CheckpointError("checkpoint file missing", run.weights_path)
+    else:
+        if data_dir is None or out is None or labeled_fraction is None:
+            raise SsvadError("train needs --data, --labeled and --out (or --resume RUN_DIR)")
+        data_dir = Path(data_dir)
+        read_manifest(data_dir)
+        split = resolve_split(data_dir, labeled_fraction, config.train.seed)
+        if not split.get("labeled"):
+            raise DataError("the split has no labeled videos", data_dir)
+        run = RunDir.create(
+            Path(out),
+            config,
+            split,
+            {"data_dir": str(data_dir.resolve()), "labeled_fraction": labeled_fraction},
+        )
+        state = RunState(select_metric=config.train.select_metric)
+
+    manifest = read_manifest(data_dir)
+    num_classes = manifest.num_classes
+    tcfg = config.train
+    keras.utils.set_random_seed(tcfg.seed)
+    if tcfg.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    strategy = make_strategy(tcfg.strategy)
+    with strategy.scope():
+        detector = build_detector(config=config, num_classes=num_classes)
+        trainer = SemiSupervisedTrainer(
+            detector, num_classes, config.loss, tcfg, total_epochs=tcfg.epochs
+        )
+        schedule = (
+            PlateauSchedule.from_state(state.schedule)
+            if state.schedule
+            else PlateauSchedule(
+                tcfg.learning_rate, tcfg.lr_factor, tcfg.lr_patience, tcfg.min_learning_rate
+            )
+        )
+        optimizer = keras.optimizers.Adam(schedule.learning_rate, epsilon=tcfg.adam_epsilon)
+        trainer.compile(optimizer=optimizer)
+        sample = next(iter(_epoch_dataset(data_dir, split, config, num_classes, 0).take(1)))
+        trainer.compute_losses(sample, training=False)  # builds every variable
+        optimizer.build(detector.trainable_variables)
+        if state.epochs_done > 0:
+            try:
+                trainer.load_weights(run.weights_path)
+            except (ValueError, KeyError, OSError) as err:
+                raise CheckpointError(f"checkpoint does not match the model ({err})", run.weights_path) from None
+
+    from ssvad_keras.inference.evaluate import evaluate_model, validation_clips
+
+    board = TensorBoardWriter(run.log_dir)
+    val_ids = list(split.get("val") or [])
+    components = (*trainer.trackers.keys(), "accuracy")
+    try:
+        for epoch in range(state.epochs_done, tcfg.epochs):
+            trainer.epoch.assign(float(epoch))
+            optimizer.learning_rate.assign(schedule.learning_rate)
+            dataset = _epoch_dataset(data_dir, split, config, num_classes, epoch)
+            guard = NonFiniteGuard(epoch, components)
+            epoch_start = time.perf_counter()
+            with progress_bar(progress) as bar:
+                bars = [RichProgress(bar, epoch, tcfg.epochs, tcfg.steps_per_epoch)]
+                history = trainer.fit(
+                    dataset,
+                    epochs=epoch + 1,
+                    initial_epoch=epoch,
+                    verbose=0,
+                    callbacks=[guard, *bars, *(callbacks or [])],
+                )
+            if guard.error is not None:
+                raise guard.error
+            logs = {k: float(v[-1]) for k, v in history.history.items()}
+            logs["epoch_seconds"] = time.perf_counter() - epoch_start
+            logs["learning_rate"] = float(schedule.learning_rate)
+            if val_ids and ((epoch + 1) % tcfg.validate_every == 0 or epoch + 1 == tcfg.epochs):
+                metrics = evaluate_model(detector, data_dir, val_ids, config, progress=False)
+                logs["val_fmap@0.5"] = metrics.f_at(0.5)
+                logs["val_vmap@0.2"] = metrics.v_at(0.2)
+                logs["val_vmap@0.5"] = metrics.v_at(0.5)
+                logs["val_accuracy"] = metrics.accuracy
+                if tcfg.tensorboard_images:
+                    clips, probs, gt = validation_clips(
+                        detector, data_dir, val_ids, config, tcfg.tensorboard_images
+                    )
+                    board.images(
+                        epoch, "val/masks_pred_red_gt_green", mask_overlay_images(clips, probs, gt)
+                    )
+            board.scalars(epoch, logs)
+            schedule.update(logs["loss"])
+            selected = logs.get(tcfg.select_metric)
+            state.epochs_done = epoch + 1
+            state.schedule = schedule.state_dict()
+            state.history.append(logs)
+            with atomic_path(run.weights_path) as tmp:
+                target = tmp.with_name(tmp.name + ".weights.h5")
+                trainer.save_weights(target)
+                target.replace(tmp)
+            _save_detector(detector, run.last_model_path)
+            is_best = selected is not None and math.isfinite(selected) and (
+                state.best_metric is None or selected > state.best_metric
+            )
+            if is_best or (state.best_metric is None and selected is None):
+                state.best_metric = selected
+                state.best_epoch = epoch + 1
+                _save_detector(detector, run.best_model_path)
+            state.finished = state.epochs_done == tcfg.epochs
+            run.save_state(state)
+            if progress:
+                shown = {k: logs[k] for k in ("loss", "accuracy", "val_vmap@0.5") if logs.get(k) is not None}
+                stderr_console.print(
+                    f"epoch {epoch + 1}/{tcfg.epochs} "
+                    + " ".join(f"{k}={v:.4f}" for k, v in shown.items())
+                    + f" ({logs['epoch_seconds']:.1f}s)"
+                )
+    finally:
+        board.close()
+    return TrainResult(
+        run_dir=run.path,
+        epochs_done=state.epochs_done,
+        best_metric=state.best_metric,
+        best_epoch=state.best_epoch,
+        seconds=time.perf_counter() - started,
+        history=state.history,
+    )
+
+
+def _epoch_dataset(data_dir, split, config: ExperimentConfig, num_classes: int, epoch: int):
+    """This epoch's stream: seeded by (seed, epoch) so resuming reproduces the data order."""
+    ds = train_dataset(
+        data_dir,
+        split,
+        config.data,
+        seed=config.train.seed * 100_003 + epoch,
+        labeled_only=not config.train.semi_supervised,
+        num_classes=num_classes,
+    )
+    if config.train.steps_per_epoch:
+        ds = ds.repeat().take(config.train.steps_per_epoch)
+    return ds
+
+

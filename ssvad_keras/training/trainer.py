@@ -1,0 +1,174 @@
+"""The semi-supervised training model: one `train_step` for labeled and unlabeled clips.
+
+`SemiSupervisedTrainer` wraps a `VideoCapsuleDetector`. Each step runs the clip and its augmented
+view through the detector in one batched forward pass, maps the augmented view's predictions back
+to the original geometry, computes the supervised losses on labeled clips and the consistency
+losses on all clips (paper Eq. 7-9), and applies the gradients. Everything, attention masks
+included, runs inside the compiled step: no host round-trip.
+
+Distribution: the dataset yields the global batch; under `tf.distribute` each replica sees a slice
+with its own number of labeled clips, so every mean is rescaled to a share of the global mean
+(`_global_share`) and the Dice ratio is formed from all-reduced sums. Gradients summed across
+replicas then equal the single-device gradients of the same global batch.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from ssvad_keras.config import LossConfig, TrainConfig
+from ssvad_keras.data.augment import invert_view, invert_view_spatial
+from ssvad_keras.losses import semi_supervised_loss, sigmoid_rampup
+
+_LOSS_KEYS = ("loss", "margin", "bce", "dice", "cls_consistency", "loc_consistency")
+
+
+def _replica_context():
+    ctx = tf.distribute.get_replica_context()
+    return ctx if ctx is not None and ctx.num_replicas_in_sync > 1 else None
+
+
+def _all_reduce_sum(value):
+    ctx = _replica_context()
+    return value if ctx is None else ctx.all_reduce(tf.distribute.ReduceOp.SUM, value)
+
+
+def _global_share(local_mean, local_count):
+    """Turn a replica-local mean over `local_count` items into its share of the global mean."""
+    ctx = _replica_context()
+    if ctx is None:
+        return local_mean
+    total = ctx.all_reduce(tf.distribute.ReduceOp.SUM, tf.stop_gradient(local_count))
+    return local_mean * local_count / tf.maximum(total, 1e-12)
+
+
+@keras.saving.register_keras_serializable(package="ssvad")
+class SemiSupervisedTrainer(keras.Model):
+    """Trains a detector with supervised and consistency losses (paper Sections 3.2-3.4).
+
+    Args:
+        detector: a `VideoCapsuleDetector`.
+        num_classes: number of action classes.
+        loss_config: `LossConfig` (weights, attentions, windows).
+        train_config: `TrainConfig` (pseudo-label epoch, semi-supervised switch).
+        total_epochs: length of the run; the temporal-coherence ramp spans `loss_config.ramp_epochs`
+            epochs or, when unset, the whole run (as the released code does).
+
+    The current epoch lives in a non-trainable variable (`epoch`) that `fit` callbacks set; it
+    drives the ramp weight w of Eq. 3 and the switch to predicted class masks for unlabeled clips
+    at `train_config.pseudo_label_epoch`. It is saved with the weights, so a resumed run continues
+    the schedules.
+    """
+
+    def __init__(
+        self,
+        detector: keras.Model,
+        num_classes: int,
+        loss_config: LossConfig,
+        train_config: TrainConfig,
+        total_epochs: int,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.detector = detector
+        self.num_classes = num_classes
+        self.loss_config = loss_config
+        self.train_config = train_config
+        self.total_epochs = total_epochs
+        self.epoch = keras.Variable(0.0, trainable=False, dtype="float32", name="epoch")
+        self.trackers = {key: keras.metrics.Mean(name=key) for key in _LOSS_KEYS}
+        self.trackers["ramp_weight"] = keras.metrics.Mean(name="ramp_weight")
+        self.accuracy = keras.metrics.Mean(name="accuracy")
+
+    @property
+    def metrics(self):
+        return [*self.trackers.values(), self.accuracy]
+
+    def call(self, inputs, training=False):
+        return self.detector(inputs, training=training)
+
+    # -- one step -------------------------------------------------------------------------------
+
+    def _class_masks(self, batch):
+        """Per-sample capsule masks: ground truth for labeled clips; all ones for unlabeled clips
+        before the pseudo-label epoch, their own predicted class after it (SPEC 2, masking)."""
+        labeled = ops.cast(batch["labeled"], "float32")[:, None]
+        onehot = ops.one_hot(ops.cast(batch["label"], "int32"), self.num_classes)
+        class_mask = labeled * onehot + (1.0 - labeled)
+        pseudo = ops.cast(self.epoch >= float(self.train_config.pseudo_label_epoch), "float32")
+        use_predicted = (1.0 - labeled[:, 0]) * pseudo
+        return class_mask, use_predicted
+
+    def _forward_two_views(self, batch, training):
+        clip = batch["clip"]
+        size = ops.shape(clip)[0]
+        class_mask, use_predicted = self._class_masks(batch)
+        outputs = self.detector(
+            {
+                "clip": ops.concatenate([clip, batch["aug_clip"]], axis=0),
+                "class_mask": ops.concatenate([class_mask, class_mask], axis=0),
+                "use_predicted_mask": ops.concatenate([use_predicted, use_predicted], axis=0),
+            },
+            training=training,
+        )
+        original = {key: value[:size] for key, value in outputs.items()}
+        augmented = {key: value[size:] for key, value in outputs.items()}
+        # Map the augmented view's predictions back to the original view's geometry (Eq. 2).
+        augmented["loc_logits"] = invert_view(
+            augmented["loc_logits"], batch["hflip"], batch["time_reverse"]
+        )
+        augmented["features"] = invert_view_spatial(augmented["features"], batch["hflip"])
+        return original, augmented
+
+    def compute_losses(self, batch, training: bool = True) -> dict:
+        """All loss components of Eq. 7-9 for this replica's slice of the global batch."""
+        original, augmented = self._forward_two_views(batch, training)
+        ramp = sigmoid_rampup(self.epoch, float(self.loss_config.ramp_epochs or self.total_epochs))
+        components = semi_supervised_loss(
+            original,
+            augmented,
+            batch,
+            self.loss_config,
+            ramp,
+            semi_supervised=self.train_config.semi_supervised,
+            share=_global_share,
+            all_reduce_sum=_all_reduce_sum,
+        )
+        labeled = ops.cast(batch["labeled"], "float32")
+        hits = ops.cast(
+            ops.equal(ops.argmax(original["class_scores"], axis=-1), ops.cast(batch["label"], "int64")),
+            "float32",
+        )
+        components["ramp_weight"] = ramp
+        components["_accuracy"] = (ops.sum(hits * labeled), ops.sum(labeled))
+        components["_outputs"] = original
+        return components
+
+    def _update_trackers(self, components):
+        # Loss components are this replica's share of the global mean; Keras averages metric
+        # states over replicas, so scale the shares back up (as Keras's own train_step does).
+        replicas = float(tf.distribute.get_strategy().num_replicas_in_sync)
+        for key, tracker in self.trackers.items():
+            if key in components:
+                value = components[key]
+                tracker.update_state(value if key == "ramp_weight" else value * replicas)
+        correct, count = components["_accuracy"]
+        self.accuracy.update_state(correct / ops.maximum(count, 1.0), sample_weight=count)
+
+    def train_step(self, batch):
+        with tf.GradientTape() as tape:
+            components = self.compute_losses(batch, training=True)
+            loss = components["loss"]
+            scaled = self.optimizer.scale_loss(loss)
+        variables = self.detector.trainable_variables
+        gradients = tape.gradient(scaled, variables)
+        self.optimizer.apply(gradients, variables)
+        self._update_trackers(components)
+        return {m.name: m.result() for m in self.metrics}
+
+    def test_step(self, batch):
+        components = self.compute_losses(batch, training=False)
+        self._update_trackers(components)
+        return {m.name: m.result() for m in self.metrics}
