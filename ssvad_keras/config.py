@@ -31,6 +31,11 @@ class AugmentConfig(_Section):
 
     hflip: bool = Field(True, description="Flip the augmented view horizontally (the paper's view).")
     time_reverse: bool = Field(False, description="Reverse the augmented view in time.")
+    probability: float = Field(
+        1.0, ge=0.0, le=1.0,
+        description="Per clip, chance that each enabled invertible transform is applied "
+        "(drawn independently; 1.0 = always, as the paper flips every augmented view).",
+    )
     brightness: float = Field(0.0, ge=0.0, le=1.0, description="Max brightness shift (x255 units / 255).")
     contrast: float = Field(0.0, ge=0.0, le=1.0, description="Max relative contrast change.")
 
