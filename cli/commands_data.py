@@ -1,7 +1,181 @@
-"""CLI commands (being written)."""
+"""`ssvad prepare ...`: convert a dataset (or generate the synthetic one) into TFRecords."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
+from rich.table import Table
+from ssvad_cli._common import console
+
+from tfrecords_tools import jhmdb, synthetic, ucf101, youtube_vos
+from tfrecords_tools.writer import ConversionSummary
+
+prepare_app = typer.Typer(
+    help="Convert a dataset into TFRecord shards, a dataset.json manifest and split files.",
+    no_args_is_help=True,
+)
+
+Root = Annotated[Path, typer.Option("--root", help="Folder holding the dataset as distributed.")]
+Out = Annotated[Path, typer.Option("--out", help="Output folder (created atomically).")]
+FrameSize = Annotated[
+    tuple[int, int] | None,
+    typer.Option("--frame-size", metavar="H W", help="Stored frame height and width (default: per dataset)."),
+]
+Workers = Annotated[int, typer.Option("--workers", min=1, help="Processes converting videos in parallel.")]
+Shards = Annotated[
+    int | None, typer.Option("--shards", min=1, help="Shards per split (default: about 1 per 64 videos).")
+]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace a complete output folder.")]
+Labeled = Annotated[
+    list[float] | None,
+    typer.Option("--labeled", help="Labeled fraction of the training videos for a split file; repeatable."),
+]
+Seed = Annotated[int, typer.Option("--seed", help="Seed of the labeled/unlabeled/val split.")]
+ValFraction = Annotated[
+    float, typer.Option("--val-fraction", help="Share of training videos held out for validation.")
+]
+Strict = Annotated[
+    bool, typer.Option("--strict", help="Refuse boxes partly outside the image instead of clipping them.")
+]
+Quiet = Annotated[bool, typer.Option("--quiet", help="No progress bar.")]
+
+
+def print_summary(summary: ConversionSummary) -> None:
+    """Print what a conversion wrote (or found complete) as a table plus a few lines."""
+    if summary.already_complete:
+        console.print(
+            f"{summary.out} is already complete; nothing converted (use --overwrite to redo it)."
+        )
+    table = Table(title=f"{summary.source} -> {summary.out}")
+    for column in ("split", "videos", "frames", "shards"):
+        table.add_column(column, justify="left" if column == "split" else "right")
+    for name, split in summary.splits.items():
+        table.add_row(name, str(split.videos), str(split.frames), str(split.shards))
+    table.add_row("total", str(summary.num_videos), str(summary.num_frames),
+                  str(sum(s.shards for s in summary.splits.values())), style="bold")
+    console.print(table)
+    clipped = summary.clipped_boxes
+    if clipped:
+        shown = ", ".join(f"{video} ({count})" for video, count in sorted(clipped.items())[:10])
+        more = f" and {len(clipped) - 10} more" if len(clipped) > 10 else ""
+        console.print(
+            f"clipped boxes: {sum(clipped.values())} in {len(clipped)} videos: {shown}{more}",
+            highlight=False,
+        )
+    else:
+        console.print("clipped boxes: 0")
+    for path in summary.split_files:
+        console.print(f"split file: {path}", highlight=False)
+    console.print(f"time: {summary.seconds:.1f} s")
+
+
+@prepare_app.command("ucf101-24")
+def prepare_ucf101_24(
+    root: Root,
+    out: Out,
+    frame_size: FrameSize = None,
+    split_file: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--split-file",
+            help="The paper's released split pickle (e.g. train_annots_20_labeled.pkl); repeatable. "
+            "Written as splits/labeled-from-file.json.",
+        ),
+    ] = None,
+    strict: Strict = False,
+    workers: Workers = 1,
+    shards: Shards = None,
+    overwrite: Overwrite = False,
+    labeled: Labeled = None,
+    seed: Seed = 0,
+    val_fraction: ValFraction = 0.1,
+    quiet: Quiet = False,
+) -> None:
+    """UCF101-24 (ACT layout: UCF101v2-GT.pkl + rgb-images/ or videos/)."""
+    print_summary(ucf101.convert_ucf101_24(
+        root, out, frame_size=frame_size or ucf101.DEFAULT_FRAME_SIZE, split_files=split_file or (),
+        strict=strict, workers=workers, shards=shards, overwrite=overwrite,
+        labeled=labeled or (0.2,), seed=seed, val_fraction=val_fraction, progress=not quiet,
+    ))
+
+
+@prepare_app.command("jhmdb-21")
+def prepare_jhmdb_21(
+    root: Root,
+    out: Out,
+    split: Annotated[int, typer.Option("--split", min=1, max=3, help="Official split 1, 2 or 3.")] = 1,
+    frame_size: FrameSize = None,
+    strict: Strict = False,
+    workers: Workers = 1,
+    shards: Shards = None,
+    overwrite: Overwrite = False,
+    labeled: Labeled = None,
+    seed: Seed = 0,
+    val_fraction: ValFraction = 0.1,
+    quiet: Quiet = False,
+) -> None:
+    """JHMDB-21 (JHMDB-GT.pkl + Frames/ + puppet_mask/)."""
+    print_summary(jhmdb.convert_jhmdb_21(
+        root, out, split=split, frame_size=frame_size or jhmdb.DEFAULT_FRAME_SIZE, strict=strict,
+        workers=workers, shards=shards, overwrite=overwrite, labeled=labeled or (0.3,),
+        seed=seed, val_fraction=val_fraction, progress=not quiet,
+    ))
+
+
+@prepare_app.command("youtube-vos")
+def prepare_youtube_vos(
+    root: Root,
+    out: Out,
+    frame_size: FrameSize = None,
+    workers: Workers = 1,
+    shards: Shards = None,
+    overwrite: Overwrite = False,
+    labeled: Labeled = None,
+    seed: Seed = 0,
+    val_fraction: ValFraction = 0.1,
+    quiet: Quiet = False,
+) -> None:
+    """YouTube-VOS (train|valid/JPEGImages, Annotations palette PNGs, meta.json)."""
+    print_summary(youtube_vos.convert_youtube_vos(
+        root, out, frame_size=frame_size or youtube_vos.DEFAULT_FRAME_SIZE, workers=workers,
+        shards=shards, overwrite=overwrite, labeled=labeled or (0.1,), seed=seed,
+        val_fraction=val_fraction, progress=not quiet,
+    ))
+
+
+@prepare_app.command("synthetic")
+def prepare_synthetic(
+    out: Out,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the videos and of the split.")] = 0,
+    videos: Annotated[
+        int, typer.Option("--videos", min=1, help="Training videos.")
+    ] = synthetic.DEFAULT_TRAIN_VIDEOS,
+    test_videos: Annotated[
+        int, typer.Option("--test-videos", min=1, help="Test videos.")
+    ] = synthetic.DEFAULT_TEST_VIDEOS,
+    frame_size: FrameSize = None,
+    workers: Workers = 1,
+    shards: Shards = None,
+    overwrite: Overwrite = False,
+    labeled: Labeled = None,
+    val_fraction: ValFraction = 0.1,
+    quiet: Quiet = False,
+) -> None:
+    """The built-in synthetic benchmark: 5 actions, generated procedurally, no downloads."""
+    print_summary(synthetic.generate_synthetic(
+        out, seed, num_train=videos, num_test=test_videos,
+        frame_size=frame_size or synthetic.DEFAULT_FRAME_SIZE, workers=workers, shards=shards,
+        overwrite=overwrite, labeled=labeled or (0.2,), val_fraction=val_fraction,
+        progress=not quiet,
+    ))
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to `app`."""
+    """Add `ssvad prepare` and its four sources to `app`."""
+    app.add_typer(
+        prepare_app,
+        name="prepare",
+        help="Convert UCF101-24, JHMDB-21, YouTube-VOS or the synthetic benchmark to TFRecords.",
+    )

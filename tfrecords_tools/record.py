@@ -34,6 +34,9 @@ class VideoRecord:
             frame has no mask ground truth. None for box-only datasets.
         annotated: per frame, whether ground truth exists for it.
         source: dataset name.
+        orig_size: (height, width) of the source video when `frames` (and masks) were already
+            resized on loading, which keeps memory at the stored size; boxes stay in original
+            pixel coordinates. None when `frames` are at the original resolution.
     """
 
     video_id: str
@@ -45,6 +48,7 @@ class VideoRecord:
     masks: list[np.ndarray | None] | None = None
     source: str = ""
     extra: dict = field(default_factory=dict)
+    orig_size: tuple[int, int] | None = None
 
     @property
     def num_frames(self) -> int:
@@ -71,8 +75,8 @@ def encode_video_record(
     Boxes are stored normalised to [0, 1] of the original frame, so they stay valid at any stored
     size; masks are resized with nearest-neighbour so object ids survive.
     """
-    orig_h, orig_w = record.frames[0].shape[:2]
-    height, width = frame_size if frame_size is not None else (orig_h, orig_w)
+    orig_h, orig_w = record.orig_size or record.frames[0].shape[:2]
+    height, width = frame_size if frame_size is not None else record.frames[0].shape[:2]
     encode = [int(cv2.IMWRITE_JPEG_QUALITY), int(jpeg_quality)]
     frames, masks, boxes, tube_ids = [], [], [], []
     scale = np.array([orig_w, orig_h, orig_w, orig_h], np.float32)
