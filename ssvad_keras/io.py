@@ -89,6 +89,8 @@ _SAFE_GLOBALS = {
     ("__builtin__", "object"),
     ("builtins", "object"),
     ("collections", "OrderedDict"),
+    # Python 3 writes bytes (NumPy array buffers) at protocol 2 as _codecs.encode(text, "latin1").
+    ("_codecs", "encode"),
 }
 
 
