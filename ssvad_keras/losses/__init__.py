@@ -24,7 +24,9 @@ from ssvad_keras.losses.consistency import (
 from ssvad_keras.losses.ramps import sigmoid_rampup
 from ssvad_keras.losses.supervised import (
     bce_with_logits_loss,
+    dice_from_sums,
     dice_loss,
+    dice_sums,
     margin_loss,
     safe_divide,
     weighted_mean,
@@ -34,7 +36,9 @@ __all__ = [
     "bce_with_logits_loss",
     "consistency_l2",
     "cyclic_variance",
+    "dice_from_sums",
     "dice_loss",
+    "dice_sums",
     "gradient_smoothness_loss",
     "gradient_smoothness_mask",
     "jsd_loss",

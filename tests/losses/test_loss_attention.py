@@ -71,10 +71,12 @@ def test_cyclic_variance_window_five_wraps_twice_at_the_ends():
 
 
 @pytest.mark.parametrize("window", [3, 5])
-def test_cyclic_mask_matches_released_numpy_loops(window):
+@pytest.mark.parametrize("frames", [8, 3, 2])
+def test_cyclic_mask_matches_released_numpy_loops(window, frames):
+    # T = 8 is the released code's only length; 2 and 3 check the cycle for short clips.
     rng = np.random.default_rng(window)
-    loc = rng.normal(size=(3, 8, 5, 4, 1)).astype(np.float32)
-    aug = rng.normal(size=(3, 8, 5, 4, 1)).astype(np.float32)
+    loc = rng.normal(size=(3, frames, 5, 4, 1)).astype(np.float32)
+    aug = rng.normal(size=(3, frames, 5, 4, 1)).astype(np.float32)
     expected = released_cyclic_variance(loc, aug, window)
     got = ops.convert_to_numpy(temporal_variance_mask(loc, aug, window=window, cyclic=True))
     np.testing.assert_allclose(got, expected, atol=1e-5)

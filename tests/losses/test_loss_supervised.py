@@ -8,7 +8,13 @@ import pytest
 import tensorflow as tf
 from keras import ops
 
-from ssvad_keras.losses import bce_with_logits_loss, dice_loss, margin_loss
+from ssvad_keras.losses import (
+    bce_with_logits_loss,
+    dice_from_sums,
+    dice_loss,
+    dice_sums,
+    margin_loss,
+)
 
 
 def _value(x) -> float:
@@ -135,3 +141,30 @@ def test_float16_inputs_give_float32_losses():
     assert _value(bce_with_logits_loss(mask, half)) == pytest.approx(
         _bce_reference(mask, half.astype(np.float32)), rel=1e-4
     )
+
+
+def test_replica_shards_sum_to_the_global_loss_with_global_normalizers():
+    # Two "replicas" with 2 and 0 labeled clips of the 2 + 2 global batch.
+    mask, logits = _random_masks(7, batch=4)
+    labeled = np.array([1.0, 1.0, 0.0, 0.0], np.float32)
+    scores = np.random.default_rng(8).uniform(size=(4, 3)).astype(np.float32)
+    onehot = np.eye(3, dtype=np.float32)[[2, 0, 1, 1]]
+    shards = (slice(0, 2), slice(2, 4))
+    frames = mask.shape[1]
+    margin = sum(
+        _value(margin_loss(onehot[s], scores[s], sample_weight=labeled[s], normalizer=labeled.sum()))
+        for s in shards
+    )
+    assert margin == pytest.approx(_value(margin_loss(onehot, scores, sample_weight=labeled)), rel=1e-6)
+    bce = sum(
+        _value(
+            bce_with_logits_loss(
+                mask[s], logits[s], sample_weight=labeled[s], normalizer=labeled.sum() * frames
+            )
+        )
+        for s in shards
+    )
+    assert bce == pytest.approx(_value(bce_with_logits_loss(mask, logits, sample_weight=labeled)), rel=1e-6)
+    sums = [dice_sums(mask[s], logits[s], sample_weight=labeled[s]) for s in shards]
+    dice = dice_from_sums(sum(i for i, _ in sums), sum(t for _, t in sums))
+    assert _value(dice) == pytest.approx(_value(dice_loss(mask, logits, sample_weight=labeled)), rel=1e-6)
