@@ -1,7 +1,165 @@
-"""CLI commands (being written)."""
+"""`ssvad evaluate`: score detections with the paper's protocol and/or the standard ACT protocol.
+
+Two modes share one command:
+
+- file mode (`--annotations` with `--frame-detections` and/or `--tube-detections`): any model's
+  `dets.csv` / `tubes.json` scored against an ACT annotation pickle (frame-AP/video-AP);
+- model mode (`--checkpoint` with `--data`): runs a trained model over prepared videos through
+  `ssvad_keras.inference.evaluate.evaluate_checkpoint` (paper protocol, ACT protocol or both).
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib.util
+import json
+from pathlib import Path
+from typing import Annotated
 
 import typer
+from ssvad_cli._common import console
+
+from ssvad_keras.errors import ConfigError, SsvadError
+
+
+class Protocol(str, enum.Enum):
+    paper = "paper"
+    act = "act"
+    both = "both"
+
+
+class MetricChoice(str, enum.Enum):
+    fmap = "fmap"
+    vmap = "vmap"
+    all = "all"
+
+
+_MODEL_MODULE = "ssvad_keras.inference.evaluate"
+
+
+def evaluate(
+    checkpoint: Annotated[
+        Path | None, typer.Option(help="Model mode: run directory or model.keras to evaluate.")
+    ] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="Model mode: folder written by `ssvad prepare`.")
+    ] = None,
+    split: Annotated[
+        str | None,
+        typer.Option(help="Model mode: test or val (default test). File mode: 1-based split of the annotation file (default 1)."),
+    ] = None,
+    metric: Annotated[
+        MetricChoice, typer.Option(help="fmap (frame metrics only), vmap (video metrics only) or all.")
+    ] = MetricChoice.all,
+    protocol: Annotated[
+        Protocol | None,
+        typer.Option(help="paper (f-mAP/v-mAP localization accuracy), act (frame-AP/video-AP) or both. "
+                          "Default: act in file mode, the config's eval.protocol in model mode."),
+    ] = None,
+    annotations: Annotated[
+        Path | None, typer.Option(help="File mode: ACT annotation pickle (UCF101v2-GT.pkl, JHMDB-GT.pkl).")
+    ] = None,
+    frame_detections: Annotated[
+        Path | None, typer.Option(help="File mode: dets.csv (video,frame,label,score,x1,y1,x2,y2).")
+    ] = None,
+    tube_detections: Annotated[
+        Path | None, typer.Option(help="File mode: tubes.json ({video: [{label, score, boxes}]}).")
+    ] = None,
+    json_stdout: Annotated[
+        bool, typer.Option("--json", help="Print the report as JSON on stdout (and nothing else).")
+    ] = False,
+    json_out: Annotated[
+        Path | None, typer.Option("--json-out", help="Also write the JSON report to this file.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+) -> None:
+    """Evaluate detections: the paper's f-mAP/v-mAP (a localization accuracy) and/or the standard
+    ACT frame-AP/video-AP.
+
+    File mode: `ssvad evaluate --protocol act --annotations UCF101v2-GT.pkl --split 1
+    --frame-detections dets.csv --tube-detections tubes.json --json`.
+    Model mode: `ssvad evaluate --checkpoint RUN_DIR --data DIR [--split test|val]`.
+    """
+    file_inputs = annotations is not None or frame_detections is not None or tube_detections is not None
+    if checkpoint is not None and file_inputs:
+        raise ConfigError("--checkpoint (model mode) cannot be combined with --annotations/--frame-detections/--tube-detections")
+    if checkpoint is not None:
+        payload, tables = _model_mode(checkpoint, data, split, metric, protocol, progress=not (quiet or json_stdout))
+    elif file_inputs:
+        if data is not None:
+            raise ConfigError("--data belongs to model mode (--checkpoint); file mode reads --annotations")
+        payload, tables = _file_mode(annotations, split, metric, protocol, frame_detections, tube_detections)
+    else:
+        raise ConfigError("nothing to evaluate: give --checkpoint and --data (model mode), or --annotations with "
+                          "--frame-detections and/or --tube-detections (file mode)")
+    if json_out is not None:
+        from ssvad_keras.io import write_json_atomic
+
+        write_json_atomic(json_out, payload)
+    if json_stdout:
+        typer.echo(json.dumps(payload))
+        return
+    for table in tables:
+        console.print(table)
+    if json_out is not None:
+        console.print(f"wrote {json_out}")
+
+
+def _file_mode(annotations: Path | None, split: str | None, metric: MetricChoice, protocol: Protocol | None,
+               frame_detections: Path | None, tube_detections: Path | None) -> tuple[dict, list]:
+    from ssvad_keras.evaluation import evaluate_detection_files, render_act_table
+
+    if protocol not in (None, Protocol.act):
+        raise ConfigError("file mode scores boxes and tubes with the ACT protocol (--protocol act); the paper "
+                          "protocol needs predicted masks: use --checkpoint")
+    if annotations is None:
+        raise ConfigError("file mode needs --annotations (the ACT annotation pickle)")
+    try:
+        split_number = 1 if split is None else int(split)
+    except ValueError:
+        raise ConfigError(f"--split in file mode is the annotation file's split number (1, 2, ...), got '{split}'") from None
+    if metric is MetricChoice.vmap:
+        frame_detections = None
+    if metric is MetricChoice.fmap:
+        tube_detections = None
+    if frame_detections is None and tube_detections is None:
+        needed = {"vmap": "--tube-detections", "fmap": "--frame-detections"}.get(metric.value, "a detections file")
+        raise ConfigError(f"--metric {metric.value} needs {needed}")
+    report = evaluate_detection_files(annotations, split_number, frame_detections, tube_detections)
+    return report.to_dict(), [render_act_table(report, metric.value)]
+
+
+def _model_mode(checkpoint: Path, data: Path | None, split: str | None, metric: MetricChoice,
+                protocol: Protocol | None, progress: bool) -> tuple[dict, list]:
+    """Contract with `ssvad_keras.inference.evaluate.evaluate_checkpoint` (written separately):
+    it takes these keywords and returns an object with `.paper` (`PaperMetrics` or None),
+    `.act` (`ActReport` or None), `.labels` (class names) and `.to_dict()` (the JSON report)."""
+    if data is None:
+        raise ConfigError("model mode needs --data (the folder written by `ssvad prepare`)")
+    if split not in (None, "test", "val"):
+        raise ConfigError(f"--split in model mode is 'test' or 'val', got '{split}'")
+    if importlib.util.find_spec(_MODEL_MODULE) is None:
+        raise SsvadError(f"model mode is not available: {_MODEL_MODULE} is missing from this installation", checkpoint)
+    from ssvad_keras.inference.evaluate import evaluate_checkpoint
+
+    from ssvad_keras.evaluation import render_act_table, render_paper_table
+
+    result = evaluate_checkpoint(
+        checkpoint=checkpoint,
+        data=data,
+        split=split or "test",
+        protocol=None if protocol is None else protocol.value,
+        metric=metric.value,
+        progress=progress,
+    )
+    tables = []
+    if result.paper is not None:
+        tables.append(render_paper_table(result.paper, result.labels, metric.value))
+    if result.act is not None:
+        tables.append(render_act_table(result.act, metric.value))
+    return result.to_dict(), tables
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to `app`."""
+    """Add `evaluate` to `app`."""
+    app.command("evaluate")(evaluate)

@@ -87,7 +87,8 @@ class PaperMetrics:
     num_videos: int = 0
     num_frames: int = 0
 
-    def _index(self, threshold: float) -> int:
+    def threshold_index(self, threshold: float) -> int:
+        """Position of `threshold` among the evaluated thresholds (KeyError if absent)."""
         matches = np.flatnonzero(np.isclose(self.thresholds, threshold))
         if not len(matches):
             raise KeyError(f"threshold {threshold} was not evaluated; thresholds are {self.thresholds.tolist()}")
@@ -95,11 +96,11 @@ class PaperMetrics:
 
     def fmap_at(self, threshold: float) -> float:
         """f-mAP at one of the evaluated thresholds."""
-        return float(self.fmap[self._index(threshold)])
+        return float(self.fmap[self.threshold_index(threshold)])
 
     def vmap_at(self, threshold: float) -> float:
         """v-mAP at one of the evaluated thresholds."""
-        return float(self.vmap[self._index(threshold)])
+        return float(self.vmap[self.threshold_index(threshold)])
 
     @property
     def f_at_02(self) -> float:
@@ -131,7 +132,7 @@ class PaperMetrics:
         for name, values in (("f", self.fmap), ("v", self.vmap)):
             for t in (0.2, 0.5):
                 if np.isclose(self.thresholds, t).any():
-                    out[f"{name}@{t:g}"] = clean([values[self._index(t)]])[0]
+                    out[f"{name}@{t:g}"] = clean([values[self.threshold_index(t)]])[0]
         out.update({
             "thresholds": [float(t) for t in self.thresholds],
             "fmap": clean(self.fmap),

@@ -58,7 +58,7 @@ def render_paper_table(metrics: PaperMetrics, class_names: Sequence[str] | None 
     for name, *_ in columns:
         table.add_column(name, justify="right")
     names = _class_names(class_names, metrics.per_class_fap.shape[0])
-    indices = [metrics._index(t) for *_, t in columns]
+    indices = [metrics.threshold_index(t) for *_, t in columns]
     for c, name in enumerate(names):
         table.add_row(name, *(_percent(per_class[c, k]) for (_, per_class, _, _), k in zip(columns, indices, strict=True)))
     table.add_section()
