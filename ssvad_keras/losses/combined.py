@@ -16,6 +16,7 @@ Choices, where the paper leaves room:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from keras import ops
@@ -27,7 +28,19 @@ from ssvad_keras.losses.consistency import (
     jsd_loss,
     temporal_coherence_loss,
 )
-from ssvad_keras.losses.supervised import bce_with_logits_loss, dice_loss, margin_loss
+from ssvad_keras.losses.supervised import (
+    bce_with_logits_loss,
+    dice_from_sums,
+    dice_loss,
+    dice_sums,
+    margin_loss,
+)
+
+
+def _frames_counted(labeled, frame_weight, loc_logits):
+    """(B, T) weights of the frames the supervised localization loss counts."""
+    weight = ops.ones_like(loc_logits[:, :, 0, 0, 0]) * ops.reshape(labeled, (-1, 1))
+    return weight if frame_weight is None else weight * ops.cast(frame_weight, "float32")
 
 
 def localization_consistency_loss(loc_logits, aug_loc_logits, loss_cfg: LossConfig, ramp_weight):
@@ -94,6 +107,8 @@ def semi_supervised_loss(
     batch: dict[str, Any],
     loss_cfg: LossConfig,
     ramp_weight,
+    *,
+    all_reduce_sum: Callable[[Any], Any] | None = None,
 ) -> dict[str, Any]:
     """All loss components of one training batch and their total (Eq. 7-9).
 
@@ -107,6 +122,11 @@ def semi_supervised_loss(
             `loss_cfg.loc_frames == "annotated"`).
         loss_cfg: the `LossConfig`: weights, margin, consistency switches.
         ramp_weight: w in [0, 1] of the temporal-coherence term (`sigmoid_rampup`).
+        all_reduce_sum: under `tf.distribute`, a function that sums a tensor over replicas
+            (differentiably). Each component then becomes this replica's share of the value on
+            the global batch: means are divided by global counts and Dice is formed from global
+            sums, so the replicas' gradients add up to the single-device gradient. None: the
+            batch is the whole batch.
 
     Returns:
         Dict of float32 scalars: `margin`, `bce`, `dice` (raw supervised terms), `cls` and
@@ -124,17 +144,46 @@ def semi_supervised_loss(
     loc_logits = outputs["loc_logits"]
     aug_loc_logits = aug_outputs_mapped_back["loc_logits"]
 
-    margin = margin_loss(labels_onehot, class_scores, loss_cfg.margin, sample_weight=labeled)
-    bce = bce_with_logits_loss(
-        batch["mask"], loc_logits, sample_weight=labeled, frame_weight=frame_weight
-    )
-    dice = dice_loss(
-        batch["mask"],
-        loc_logits,
-        smooth=loss_cfg.dice_smooth,
-        sample_weight=labeled,
-        frame_weight=frame_weight,
-    )
+    if all_reduce_sum is None:
+        margin = margin_loss(labels_onehot, class_scores, loss_cfg.margin, sample_weight=labeled)
+        bce = bce_with_logits_loss(
+            batch["mask"], loc_logits, sample_weight=labeled, frame_weight=frame_weight
+        )
+        dice = dice_loss(
+            batch["mask"],
+            loc_logits,
+            smooth=loss_cfg.dice_smooth,
+            sample_weight=labeled,
+            frame_weight=frame_weight,
+        )
+        consistency_share = 1.0
+    else:
+        # Shares of the global-batch values (see `all_reduce_sum` above).
+        def global_count(value):
+            return ops.stop_gradient(all_reduce_sum(ops.cast(value, "float32")))
+
+        frames = ops.sum(_frames_counted(labeled, frame_weight, loc_logits))
+        margin = margin_loss(
+            labels_onehot,
+            class_scores,
+            loss_cfg.margin,
+            sample_weight=labeled,
+            normalizer=global_count(ops.sum(labeled)),
+        )
+        bce = bce_with_logits_loss(
+            batch["mask"],
+            loc_logits,
+            sample_weight=labeled,
+            frame_weight=frame_weight,
+            normalizer=global_count(frames),
+        )
+        intersection, total = dice_sums(batch["mask"], loc_logits, labeled, frame_weight)
+        replicas = global_count(1.0)
+        dice = dice_from_sums(
+            all_reduce_sum(intersection), all_reduce_sum(total), loss_cfg.dice_smooth
+        ) / replicas
+        local_batch = ops.cast(ops.shape(labeled)[0], "float32")
+        consistency_share = local_batch / global_count(local_batch)
     cls = loss_cfg.margin_weight * margin
     loc = loss_cfg.bce_weight * bce + loss_cfg.dice_weight * dice
     labeled_loss = cls + loc  # Eq. 7
@@ -148,6 +197,8 @@ def semi_supervised_loss(
         loc_consistency = localization_consistency_loss(
             loc_logits, aug_loc_logits, loss_cfg, ramp_weight
         )
+    cls_consistency = cls_consistency * consistency_share
+    loc_consistency = loc_consistency * consistency_share
     consistency = (
         loss_cfg.cls_consistency_weight * cls_consistency
         + loss_cfg.loc_consistency_weight * loc_consistency

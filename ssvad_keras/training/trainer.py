@@ -8,7 +8,7 @@ included, runs inside the compiled step: no host round-trip.
 
 Distribution: the dataset yields the global batch; under `tf.distribute` each replica sees a slice
 with its own number of labeled clips, so every mean is rescaled to a share of the global mean
-(`_global_share`) and the Dice ratio is formed from all-reduced sums. Gradients summed across
+and the Dice ratio is formed from all-reduced sums (`semi_supervised_loss(all_reduce_sum=...)`). Gradients summed across
 replicas then equal the single-device gradients of the same global batch.
 """
 
@@ -25,23 +25,15 @@ from ssvad_keras.losses import semi_supervised_loss, sigmoid_rampup
 _LOSS_KEYS = ("loss", "margin", "bce", "dice", "cls_consistency", "loc_consistency")
 
 
-def _replica_context():
-    ctx = tf.distribute.get_replica_context()
-    return ctx if ctx is not None and ctx.num_replicas_in_sync > 1 else None
-
-
 def _all_reduce_sum(value):
-    ctx = _replica_context()
-    return value if ctx is None else ctx.all_reduce(tf.distribute.ReduceOp.SUM, value)
+    """Sum over the replicas inside `strategy.run`; differentiable (its gradient is all-reduced)."""
+    ctx = tf.distribute.get_replica_context()
+    return ctx.all_reduce(tf.distribute.ReduceOp.SUM, value)
 
 
-def _global_share(local_mean, local_count):
-    """Turn a replica-local mean over `local_count` items into its share of the global mean."""
-    ctx = _replica_context()
-    if ctx is None:
-        return local_mean
-    total = ctx.all_reduce(tf.distribute.ReduceOp.SUM, tf.stop_gradient(local_count))
-    return local_mean * local_count / tf.maximum(total, 1e-12)
+def _distributed() -> bool:
+    ctx = tf.distribute.get_replica_context()
+    return ctx is not None and ctx.num_replicas_in_sync > 1
 
 
 @keras.saving.register_keras_serializable(package="ssvad")
@@ -78,6 +70,12 @@ class SemiSupervisedTrainer(keras.Model):
         self.train_config = train_config
         self.total_epochs = total_epochs
         self.epoch = keras.Variable(0.0, trainable=False, dtype="float32", name="epoch")
+        # Supervised-only training has no second view: consistency is off whatever the file says.
+        self._loss_config = (
+            loss_config
+            if train_config.semi_supervised
+            else loss_config.model_copy(update={"cls_consistency": False, "loc_consistency": False})
+        )
         self.trackers = {key: keras.metrics.Mean(name=key) for key in _LOSS_KEYS}
         self.trackers["ramp_weight"] = keras.metrics.Mean(name="ramp_weight")
         self.accuracy = keras.metrics.Mean(name="accuracy")
@@ -101,10 +99,18 @@ class SemiSupervisedTrainer(keras.Model):
         use_predicted = (1.0 - labeled[:, 0]) * pseudo
         return class_mask, use_predicted
 
-    def _forward_two_views(self, batch, training):
+    def _forward(self, batch, training):
+        """Both views in one batched pass; the augmented view's outputs mapped back (Eq. 2).
+
+        Supervised-only training (`train_config.semi_supervised=False`) runs the clip alone.
+        """
         clip = batch["clip"]
-        size = ops.shape(clip)[0]
         class_mask, use_predicted = self._class_masks(batch)
+        if not self.train_config.semi_supervised:
+            inputs = {"clip": clip, "class_mask": class_mask, "use_predicted_mask": use_predicted}
+            outputs = self.detector(inputs, training=training)
+            return outputs, outputs
+        size = ops.shape(clip)[0]
         outputs = self.detector(
             {
                 "clip": ops.concatenate([clip, batch["aug_clip"]], axis=0),
@@ -115,7 +121,6 @@ class SemiSupervisedTrainer(keras.Model):
         )
         original = {key: value[:size] for key, value in outputs.items()}
         augmented = {key: value[size:] for key, value in outputs.items()}
-        # Map the augmented view's predictions back to the original view's geometry (Eq. 2).
         augmented["loc_logits"] = invert_view(
             augmented["loc_logits"], batch["hflip"], batch["time_reverse"]
         )
@@ -124,26 +129,21 @@ class SemiSupervisedTrainer(keras.Model):
 
     def compute_losses(self, batch, training: bool = True) -> dict:
         """All loss components of Eq. 7-9 for this replica's slice of the global batch."""
-        original, augmented = self._forward_two_views(batch, training)
+        original, augmented = self._forward(batch, training)
         ramp = sigmoid_rampup(self.epoch, float(self.loss_config.ramp_epochs or self.total_epochs))
         components = semi_supervised_loss(
             original,
             augmented,
             batch,
-            self.loss_config,
+            self._loss_config,
             ramp,
-            semi_supervised=self.train_config.semi_supervised,
-            share=_global_share,
-            all_reduce_sum=_all_reduce_sum,
+            all_reduce_sum=_all_reduce_sum if _distributed() else None,
         )
         labeled = ops.cast(batch["labeled"], "float32")
-        hits = ops.cast(
-            ops.equal(ops.argmax(original["class_scores"], axis=-1), ops.cast(batch["label"], "int64")),
-            "float32",
-        )
+        predicted = ops.argmax(original["class_scores"], axis=-1)
+        hits = ops.cast(ops.equal(predicted, ops.cast(batch["label"], predicted.dtype)), "float32")
         components["ramp_weight"] = ramp
         components["_accuracy"] = (ops.sum(hits * labeled), ops.sum(labeled))
-        components["_outputs"] = original
         return components
 
     def _update_trackers(self, components):
