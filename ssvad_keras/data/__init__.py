@@ -1,1 +1,63 @@
-"""data."""
+"""Input pipeline: manifest and split files, TFRecord parsing, the two-view augmentation, tf.data.
+
+    from ssvad_keras.data import train_dataset, eval_clip_dataset, read_annotations
+    ds = train_dataset("data/synthetic", "labeled-0.20-seed0", config.data, seed=0)
+"""
+
+from ssvad_keras.data.augment import (
+    VIDEO_TRANSFORMS,
+    InvertibleTransform,
+    apply_view,
+    invert_view,
+    invert_view_spatial,
+    photometric_jitter,
+)
+from ssvad_keras.data.manifest import (
+    Manifest,
+    SplitInfo,
+    check_split,
+    read_manifest,
+    read_split,
+    resolve_split_path,
+)
+from ssvad_keras.data.pipeline import (
+    EvalGeometry,
+    VideoAnnotation,
+    eval_clip_dataset,
+    eval_geometry,
+    read_annotations,
+    sample_clip_indices,
+    train_dataset,
+    train_steps_per_epoch,
+)
+from ssvad_keras.data.records import (
+    decode_object_ids,
+    parse_video_record,
+    rasterize_boxes,
+)
+
+__all__ = [
+    "VIDEO_TRANSFORMS",
+    "EvalGeometry",
+    "InvertibleTransform",
+    "Manifest",
+    "SplitInfo",
+    "VideoAnnotation",
+    "apply_view",
+    "check_split",
+    "decode_object_ids",
+    "eval_clip_dataset",
+    "eval_geometry",
+    "invert_view",
+    "invert_view_spatial",
+    "parse_video_record",
+    "photometric_jitter",
+    "rasterize_boxes",
+    "read_annotations",
+    "read_manifest",
+    "read_split",
+    "resolve_split_path",
+    "sample_clip_indices",
+    "train_dataset",
+    "train_steps_per_epoch",
+]
