@@ -319,7 +319,7 @@ def read_frame_detections_csv(path: str | os.PathLike, num_classes: int | None =
     path = Path(path)
     if not path.is_file():
         raise DataError("file not found", path)
-    videos, frames, labels, scores, boxes = [], [], [], [], []
+    rows, lines = [], []
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)
         try:
@@ -328,37 +328,65 @@ def read_frame_detections_csv(path: str | os.PathLike, num_classes: int | None =
                 got = "empty file" if header is None else ",".join(header)
                 raise DataError(f"line 1: header must be '{','.join(FRAME_DETECTION_COLUMNS)}', got '{got}'", path)
             for row in reader:
-                if not row or all(not cell.strip() for cell in row):
-                    continue
-                line = reader.line_num
-                try:
-                    if len(row) != len(FRAME_DETECTION_COLUMNS):
-                        raise ValueError(f"expected {len(FRAME_DETECTION_COLUMNS)} fields, got {len(row)}")
-                    video = row[0].strip()
-                    if not video:
-                        raise ValueError("video id is empty")
-                    frame = _parse_int(row[1], "frame", 1)
-                    label = _parse_int(row[2], "label", 0)
-                    if num_classes is not None and label >= num_classes:
-                        raise ValueError(f"label must be < {num_classes} (number of classes), got {row[2]!r}")
-                    score = _parse_float(row[3], "score")
-                    box = [_parse_float(row[4 + i], FRAME_DETECTION_COLUMNS[4 + i]) for i in range(4)]
-                    if box[2] < box[0] or box[3] < box[1]:
-                        raise ValueError(f"box needs x2 >= x1 and y2 >= y1, got {box}")
-                except ValueError as err:
-                    raise DataError(f"line {line}: {err}", path) from None
-                videos.append(video)
-                frames.append(frame)
-                labels.append(label)
-                scores.append(score)
-                boxes.append(box)
+                # Blank lines (no cells, or one empty cell) are skipped.
+                if len(row) > 1 or (row and row[0].strip()):
+                    rows.append(row)
+                    lines.append(reader.line_num)
         except csv.Error as err:
             raise DataError(f"line {reader.line_num}: malformed CSV ({err})", path) from None
         except UnicodeDecodeError:
             raise DataError("not a UTF-8 text file", path) from None
-    if not videos:
+    if not rows:
         return FrameDetections.empty()
-    return FrameDetections(np.array(videos, dtype=object), frames, labels, scores, boxes)
+    detections = _frame_detections_from_rows(rows, num_classes)
+    if detections is None:
+        # Some row is malformed: parse row by row to name the first bad line and its problem.
+        for line, row in zip(lines, rows, strict=True):
+            try:
+                _parse_detection_row(row, num_classes)
+            except ValueError as err:
+                raise DataError(f"line {line}: {err}", path) from None
+    return detections
+
+
+def _parse_detection_row(row: list[str], num_classes: int | None) -> None:
+    """Check one `dets.csv` row; ValueError with the problem when malformed."""
+    if len(row) != len(FRAME_DETECTION_COLUMNS):
+        raise ValueError(f"expected {len(FRAME_DETECTION_COLUMNS)} fields, got {len(row)}")
+    if not row[0].strip():
+        raise ValueError("video id is empty")
+    _parse_int(row[1], "frame", 1)
+    label = _parse_int(row[2], "label", 0)
+    if num_classes is not None and label >= num_classes:
+        raise ValueError(f"label must be < {num_classes} (number of classes), got {row[2]!r}")
+    _parse_float(row[3], "score")
+    box = [_parse_float(row[4 + i], FRAME_DETECTION_COLUMNS[4 + i]) for i in range(4)]
+    if box[2] < box[0] or box[3] < box[1]:
+        raise ValueError(f"box needs x2 >= x1 and y2 >= y1, got {box}")
+
+
+def _frame_detections_from_rows(rows: list[list[str]], num_classes: int | None) -> FrameDetections | None:
+    """Columns of well-formed rows, converted and checked in bulk; None when any row is bad."""
+    width = len(FRAME_DETECTION_COLUMNS)
+    if any(len(row) != width for row in rows):
+        return None
+    try:
+        numbers = np.array([row[1:] for row in rows], dtype=np.float64)
+    except ValueError:
+        return None
+    videos = np.array([row[0].strip() for row in rows], dtype=object)
+    frames, labels, scores, boxes = numbers[:, 0], numbers[:, 1], numbers[:, 2], numbers[:, 3:]
+    ok = (
+        np.all(videos != "")
+        and np.all(np.isfinite(numbers))
+        and np.all(frames == np.round(frames)) and np.all(frames >= 1)
+        and np.all(labels == np.round(labels)) and np.all(labels >= 0)
+        and (num_classes is None or np.all(labels < num_classes))
+        and np.all(boxes[:, 2] >= boxes[:, 0]) and np.all(boxes[:, 3] >= boxes[:, 1])
+    )
+    if not ok:
+        return None
+    return FrameDetections(videos, frames.astype(np.int64), labels.astype(np.int64), scores, boxes)
 
 
 def write_frame_detections_csv(path: str | os.PathLike, detections: FrameDetections) -> None:
@@ -418,17 +446,27 @@ def read_tubes_json(path: str | os.PathLike, num_classes: int | None = None) -> 
                 raise DataError(f"{where}: score must be a finite number, got {score!r}", path)
             if not isinstance(rows, list) or not rows:
                 raise DataError(f"{where}: boxes must be a non-empty list of [frame, x1, y1, x2, y2]", path)
-            for j, row in enumerate(rows):
-                ok = isinstance(row, list) and len(row) == 5 and all(
-                    isinstance(v, (int, float)) and not isinstance(v, bool) for v in row
-                )
-                if not ok:
-                    raise DataError(f"{where}, boxes[{j}]: expected [frame, x1, y1, x2, y2], got {row!r}", path)
+            if not _is_box_table(rows):
+                for j, row in enumerate(rows):
+                    ok = isinstance(row, list) and len(row) == 5 and all(
+                        isinstance(v, (int, float)) and not isinstance(v, bool) for v in row
+                    )
+                    if not ok:
+                        raise DataError(f"{where}, boxes[{j}]: expected [frame, x1, y1, x2, y2], got {row!r}", path)
             try:
                 tubes.append(Tube(video, label, score, rows))
             except ValueError as err:
                 raise DataError(f"{where}: {err}", path) from None
     return tubes
+
+
+def _is_box_table(rows: list) -> bool:
+    """Whether `rows` converts in bulk to a numeric (n, 5) table (the common, valid case)."""
+    try:
+        table = np.array(rows)
+    except ValueError:
+        return False
+    return table.ndim == 2 and table.shape[1] == 5 and table.dtype.kind in "iuf"
 
 
 def write_tubes_json(path: str | os.PathLike, tubes: Iterable[Tube]) -> None:
