@@ -6,6 +6,7 @@
   the standard protocol of the field (SPEC 5.2), with the annotation, `dets.csv` and
   `tubes.json` readers and writers of `act_io` and the mask-to-detection conversion of
   `detections`.
+- `jaccard`, `boundary_f`, `jf_metrics`: video object segmentation J and F (SPEC 5.3).
 - `render_paper_table`, `render_act_table`: rich tables for the CLI.
 """
 
@@ -41,6 +42,7 @@ from ssvad_keras.evaluation.paper import (
     paper_metrics,
 )
 from ssvad_keras.evaluation.report import render_act_table, render_paper_table
+from ssvad_keras.evaluation.vos import VosMetrics, boundary_f, jaccard, jf_metrics
 
 __all__ = [
     "PAPER_PROTOCOL_NAME",
@@ -51,14 +53,18 @@ __all__ = [
     "PaperMetricAccumulator",
     "PaperMetrics",
     "Tube",
+    "VosMetrics",
     "act_report",
     "average_precision",
     "box_iou",
+    "boundary_f",
     "box_scaler",
     "detections_from_video",
     "evaluate_detection_files",
     "frame_ap",
     "frame_overlaps",
+    "jaccard",
+    "jf_metrics",
     "load_act_ground_truth",
     "mask_to_box",
     "paper_metrics",
