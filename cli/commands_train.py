@@ -3,37 +3,36 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
-
 from ssvad_cli._common import console
 
 
 def train(
-    data: Annotated[Optional[Path], typer.Option(help="Folder written by `ssvad prepare`.")] = None,
+    data: Annotated[Path | None, typer.Option(help="Folder written by `ssvad prepare`.")] = None,
     labeled: Annotated[
-        Optional[float], typer.Option(min=0.0, max=1.0, help="Labeled fraction: picks (or writes) that split file.")
+        float | None, typer.Option(min=0.0, max=1.0, help="Labeled fraction: picks (or writes) that split file.")
     ] = None,
     config: Annotated[
-        Optional[list[Path]],
+        list[Path] | None,
         typer.Option(help="Experiment TOML file(s), merged in order (e.g. a dataset file, then a table row)."),
     ] = None,
-    preset: Annotated[Optional[str], typer.Option(help="Model preset: tiny, small or paper.")] = None,
-    epochs: Annotated[Optional[int], typer.Option(min=1, help="Override train.epochs.")] = None,
-    steps_per_epoch: Annotated[Optional[int], typer.Option(min=1, help="Override train.steps_per_epoch.")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Override train.seed (also picks the split).")] = None,
+    preset: Annotated[str | None, typer.Option(help="Model preset: tiny, small or paper.")] = None,
+    epochs: Annotated[int | None, typer.Option(min=1, help="Override train.epochs.")] = None,
+    steps_per_epoch: Annotated[int | None, typer.Option(min=1, help="Override train.steps_per_epoch.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Override train.seed (also picks the split).")] = None,
     supervised_only: Annotated[
         bool, typer.Option("--supervised-only", help="Train on labeled clips only (the baseline).")
     ] = False,
     strategy: Annotated[
-        Optional[str], typer.Option(help="tf.distribute strategy: none, mirrored or multiworker.")
+        str | None, typer.Option(help="tf.distribute strategy: none, mirrored or multiworker.")
     ] = None,
     mixed_precision: Annotated[
         bool, typer.Option("--mixed-precision", help="mixed_float16 with loss scaling.")
     ] = False,
-    out: Annotated[Optional[Path], typer.Option(help="New run directory.")] = None,
-    resume: Annotated[Optional[Path], typer.Option(help="Continue the run in this directory.")] = None,
+    out: Annotated[Path | None, typer.Option(help="New run directory.")] = None,
+    resume: Annotated[Path | None, typer.Option(help="Continue the run in this directory.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
 ) -> None:
     """Train a detector with supervised and consistency losses (semi-supervised by default)."""
@@ -61,7 +60,7 @@ def train(
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for the benchmark data and the runs.")] = Path("runs/demo"),
     seed: Annotated[int, typer.Option(help="Seed of the benchmark and the runs.")] = 0,
-    epochs: Annotated[Optional[int], typer.Option(min=1, help="Override the demo's epochs.")] = None,
+    epochs: Annotated[int | None, typer.Option(min=1, help="Override the demo's epochs.")] = None,
 ) -> None:
     """Prepare the synthetic benchmark, train supervised vs semi-supervised on 20% labels, compare."""
     from ssvad_keras.demo import render_demo_table, run_demo

@@ -38,9 +38,9 @@ class DemoResult:
 
 def _summary(metrics) -> dict[str, float]:
     return {
-        "f@0.5": metrics.f_at(0.5),
-        "v@0.2": metrics.v_at(0.2),
-        "v@0.5": metrics.v_at(0.5),
+        "f@0.5": metrics.fmap_at(0.5),
+        "v@0.2": metrics.vmap_at(0.2),
+        "v@0.5": metrics.vmap_at(0.5),
         "accuracy": metrics.accuracy,
     }
 

@@ -187,9 +187,9 @@ def train(
             logs["learning_rate"] = float(schedule.learning_rate)
             if val_ids and ((epoch + 1) % tcfg.validate_every == 0 or epoch + 1 == tcfg.epochs):
                 metrics = evaluate_model(detector, data_dir, val_ids, config, progress=False)
-                logs["val_fmap@0.5"] = metrics.f_at(0.5)
-                logs["val_vmap@0.2"] = metrics.v_at(0.2)
-                logs["val_vmap@0.5"] = metrics.v_at(0.5)
+                logs["val_fmap@0.5"] = metrics.fmap_at(0.5)
+                logs["val_vmap@0.2"] = metrics.vmap_at(0.2)
+                logs["val_vmap@0.5"] = metrics.vmap_at(0.5)
                 logs["val_accuracy"] = metrics.accuracy
                 if tcfg.tensorboard_images:
                     clips, probs, gt = validation_clips(

@@ -1,0 +1,353 @@
+"""Run a detector over prepared videos and score it with both protocols.
+
+`predict_videos` streams whole-video predictions (the paper's clip tiling, SPEC 5.1) with memory
+bounded by one video; `evaluate_model` turns them into the paper protocol's localization
+accuracy (used for validation during training), and `evaluate_checkpoint` (behind `ssvad
+evaluate --checkpoint`) adds the standard ACT frame-AP/video-AP and writes `dets.csv` and
+`tubes.json` so other tools can re-score the detections.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from ssvad_keras.config import ExperimentConfig, load_config
+from ssvad_keras.data import eval_clip_dataset, eval_geometry, read_annotations, read_manifest
+from ssvad_keras.errors import CheckpointError
+from ssvad_keras.evaluation import (
+    PAPER_PROTOCOL_NAME,
+    ActGroundTruth,
+    ActReport,
+    FrameDetections,
+    PaperMetricAccumulator,
+    PaperMetrics,
+    act_report,
+    detections_from_video,
+    write_frame_detections_csv,
+    write_tubes_json,
+)
+from ssvad_keras.progress import progress_bar
+
+
+@dataclass
+class VideoPrediction:
+    """Whole-video outputs at the model's resolution.
+
+    Attributes:
+        video_index: position in the evaluated id list.
+        label: ground-truth class (-1 when none).
+        probs: (N, H, W) float32 foreground probabilities, every frame of the video.
+        gt: (N, H, W) bool ground-truth masks (all False on frames without ground truth).
+        frame_valid: (N,) bool, frames with ground truth.
+        class_scores: (C,) mean class scores over the video's clips with ground truth (over all
+            clips when none has any), as the paper's accuracy uses them.
+    """
+
+    video_index: int
+    label: int
+    probs: np.ndarray
+    gt: np.ndarray
+    frame_valid: np.ndarray
+    class_scores: np.ndarray
+
+
+class _VideoAssembler:
+    """Collects clip outputs of one video; clips arrive video by video."""
+
+    def __init__(self, video_index: int, label: int):
+        self.video_index, self.label = video_index, label
+        self.frames: dict[int, tuple[np.ndarray, np.ndarray, bool]] = {}
+        self.scores_gt: list[np.ndarray] = []
+        self.scores_all: list[np.ndarray] = []
+
+    def add(self, probs, gt, frame_index, frame_valid, scores) -> None:
+        keep = frame_index >= 0
+        for t in np.flatnonzero(keep):
+            self.frames[int(frame_index[t])] = (probs[t], gt[t], bool(frame_valid[t]))
+        self.scores_all.append(scores)
+        if frame_valid[keep].any():
+            self.scores_gt.append(scores)
+
+    def finish(self) -> VideoPrediction:
+        order = sorted(self.frames)
+        probs = np.stack([self.frames[i][0] for i in order]).astype(np.float32)
+        gt = np.stack([self.frames[i][1] for i in order])
+        valid = np.array([self.frames[i][2] for i in order])
+        gt = gt & valid[:, None, None]
+        scores = np.mean(self.scores_gt or self.scores_all, axis=0)
+        return VideoPrediction(self.video_index, self.label, probs, gt, valid, scores)
+
+
+def predict_videos(
+    detector: keras.Model,
+    data_dir: str | Path,
+    split_name_or_ids: str | Sequence[str],
+    config: ExperimentConfig,
+    progress: bool = False,
+    limit_videos: int | None = None,
+) -> Iterator[VideoPrediction]:
+    """Yield one `VideoPrediction` per video, running the detector on batched clips.
+
+    At inference the capsules are masked with each clip's predicted class (SPEC 2).
+    """
+    manifest, ids = read_manifest(data_dir), split_name_or_ids
+    total = len(manifest.split(ids).video_ids) if isinstance(ids, str) else len(ids)
+    dataset = eval_clip_dataset(data_dir, ids, config.data, config.eval.batch_size)
+    predict = _compiled_forward(detector)
+    current: _VideoAssembler | None = None
+    done = 0
+    with progress_bar(progress) as bar:
+        task = bar.add_task("evaluating", total=total, info="")
+        for batch in dataset:
+            out = predict(batch["clip"])
+            probs = keras.ops.convert_to_numpy(out["loc_probs"])[..., 0]
+            scores = keras.ops.convert_to_numpy(out["class_scores"])
+            gt = batch["mask"].numpy()[..., 0] > 0.5
+            frame_index = batch["frame_index"].numpy()
+            frame_valid = batch["frame_valid"].numpy() > 0.5
+            videos = batch["video_index"].numpy()
+            labels = batch["label"].numpy()
+            for i in range(len(videos)):
+                if current is None or current.video_index != videos[i]:
+                    if current is not None:
+                        yield current.finish()
+                        done += 1
+                        bar.update(task, advance=1)
+                        if limit_videos is not None and done >= limit_videos:
+                            return
+                    current = _VideoAssembler(int(videos[i]), int(labels[i]))
+                current.add(probs[i], gt[i], frame_index[i], frame_valid[i], scores[i])
+        if current is not None:
+            yield current.finish()
+            bar.update(task, advance=1)
+
+
+def _compiled_forward(detector: keras.Model):
+    import tensorflow as tf
+
+    @tf.function(reduce_retracing=True)
+    def forward(clip):
+        out = detector(clip, training=False)
+        return {"class_scores": out["class_scores"], "loc_probs": tf.sigmoid(out["loc_logits"])}
+
+    return forward
+
+
+def evaluate_model(
+    detector: keras.Model,
+    data_dir: str | Path,
+    split_name_or_ids: str | Sequence[str],
+    config: ExperimentConfig,
+    progress: bool = False,
+) -> PaperMetrics:
+    """The paper protocol's f-mAP/v-mAP (localization accuracy) and accuracy."""
+    manifest = read_manifest(data_dir)
+    acc = PaperMetricAccumulator(manifest.num_classes, mask_threshold=config.eval.mask_threshold)
+    for video in predict_videos(detector, data_dir, split_name_or_ids, config, progress):
+        if video.label >= 0:
+            acc.add_video(video.probs, video.gt, video.label, video.class_scores)
+    return acc.result()
+
+
+def validation_clips(
+    detector: keras.Model,
+    data_dir: str | Path,
+    ids: Sequence[str],
+    config: ExperimentConfig,
+    count: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The first `count` validation clips with ground truth: (clips, probabilities, masks)."""
+    clips, probs, masks = [], [], []
+    predict = _compiled_forward(detector)
+    for batch in eval_clip_dataset(data_dir, list(ids), config.data, config.eval.batch_size):
+        keep = batch["frame_valid"].numpy().max(axis=1) > 0
+        if not keep.any():
+            continue
+        out = predict(batch["clip"])
+        clips.append(batch["clip"].numpy()[keep])
+        probs.append(keras.ops.convert_to_numpy(out["loc_probs"])[keep])
+        masks.append(batch["mask"].numpy()[keep])
+        if sum(len(c) for c in clips) >= count:
+            break
+    if not clips:
+        empty = np.zeros((0, 1, 1, 1, 1), np.float32)
+        return np.zeros((0, 1, 1, 1, 3), np.float32), empty, empty
+    return (np.concatenate(clips)[:count], np.concatenate(probs)[:count], np.concatenate(masks)[:count])
+
+
+@dataclass
+class EvaluationResult:
+    """What `ssvad evaluate --checkpoint` reports."""
+
+    labels: tuple[str, ...]
+    split: str
+    paper: PaperMetrics | None
+    act: ActReport | None
+    frames: int
+    seconds: float
+    metric_seconds: float
+    detections_dir: Path | None
+
+    def to_dict(self) -> dict:
+        out: dict = {"split": self.split, "labels": list(self.labels), "frames": self.frames}
+        if self.paper is not None:
+            out["paper_protocol"] = {"name": PAPER_PROTOCOL_NAME, **self.paper.to_dict()}
+        if self.act is not None:
+            out.update(self.act.to_dict())
+        out["throughput_fps"] = self.frames / max(self.seconds, 1e-9)
+        out["metric_share"] = self.metric_seconds / max(self.seconds, 1e-9)
+        if self.detections_dir is not None:
+            out["detections_dir"] = str(self.detections_dir)
+        return out
+
+
+def load_detector(checkpoint: str | Path) -> tuple[keras.Model, ExperimentConfig | None, Path]:
+    """A detector from a run directory (its `best.keras`) or a `.keras` file, with safe_mode."""
+    path = Path(checkpoint)
+    config = None
+    if path.is_dir():
+        from ssvad_keras.training.run_dir import RunDir
+
+        run = RunDir.open(path)
+        config = run.load_config()
+        path = run.best_model_path
+    if not path.is_file():
+        raise CheckpointError("checkpoint not found", path)
+    if path.suffix != ".keras":
+        raise CheckpointError("expected a run directory or a .keras model file", path)
+    from ssvad_keras.models import load_detector as load_keras_detector
+
+    return load_keras_detector(path), config, path
+
+
+def _pixel_box_mapper(geometry):
+    """Inclusive mask-pixel boxes -> inclusive original-resolution pixel boxes."""
+
+    def to_original(boxes: np.ndarray) -> np.ndarray:
+        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+        continuous = boxes + np.array([0.0, 0.0, 1.0, 1.0])
+        mapped = geometry.to_original(continuous).astype(np.float64)
+        return mapped - np.array([0.0, 0.0, 1.0, 1.0])
+
+    return to_original
+
+
+def evaluate_checkpoint(
+    checkpoint: str | Path,
+    data: str | Path,
+    split: str = "test",
+    protocol: str | None = None,
+    metric: str = "all",
+    progress: bool = True,
+    config: ExperimentConfig | None = None,
+    out_dir: str | Path | None = None,
+) -> EvaluationResult:
+    """Evaluate a trained detector on a prepared split with the paper and/or ACT protocol.
+
+    Args:
+        checkpoint: a run directory (uses `best.keras` and the run's config) or a `.keras` file.
+        data: folder written by `ssvad prepare`.
+        split: "test", or "val" (the held-out training videos of the run's split).
+        protocol: "paper", "act" or "both" (default: the config's `eval.protocol`).
+        metric: "fmap", "vmap" or "all" (what the report shows; both are always computed).
+        progress: rich progress bar.
+        config: experiment config; default: the run's, or defaults with the model's input size.
+        out_dir: where `dets.csv` and `tubes.json` go (ACT protocol); default next to the
+            checkpoint, in `eval-<split>/`.
+    """
+    detector, run_config, model_path = load_detector(checkpoint)
+    config = config or run_config or _config_for(detector)
+    protocol = protocol or config.eval.protocol
+    manifest = read_manifest(data)
+    ids: str | list[str] = split
+    if split == "val":
+        split_file = Path(checkpoint) / "split.json" if Path(checkpoint).is_dir() else None
+        if split_file is None or not split_file.is_file():
+            raise CheckpointError("--split val needs a run directory (its split.json names the val videos)", checkpoint)
+        from ssvad_keras.data import read_split
+
+        ids = list(read_split(split_file)["val"])
+    video_ids = manifest.split(ids).video_ids if isinstance(ids, str) else ids
+    want_paper = protocol in ("paper", "both")
+    want_act = protocol in ("act", "both")
+    acc = PaperMetricAccumulator(manifest.num_classes, mask_threshold=config.eval.mask_threshold)
+    detections: list[FrameDetections] = []
+    tubes = []
+    annotations = {a.video_index: a for a in read_annotations(data, ids)} if want_act else {}
+    start = time.perf_counter()
+    metric_seconds = 0.0
+    frames = 0
+    for video in predict_videos(detector, data, ids, config, progress):
+        tick = time.perf_counter()
+        frames += len(video.probs)
+        if want_paper and video.label >= 0:
+            acc.add_video(video.probs, video.gt, video.label, video.class_scores)
+        if want_act:
+            ann = annotations[video.video_index]
+            geometry = eval_geometry(
+                ann.stored_hw, ann.orig_hw, config.data.input_size, config.data.eval_crop, config.data.resize_to
+            )
+            probs = video.class_scores / max(float(video.class_scores.sum()), 1e-12)
+            dets, video_tubes = detections_from_video(
+                video.probs,
+                probs,
+                ann.video_id,
+                to_original=_pixel_box_mapper(geometry),
+                mask_threshold=config.eval.mask_threshold,
+                score_floor=config.eval.tube_score_floor,
+            )
+            detections.append(dets)
+            tubes.extend(video_tubes)
+        metric_seconds += time.perf_counter() - tick
+    act = None
+    detections_dir = None
+    if want_act:
+        tick = time.perf_counter()
+        gt = _act_ground_truth(manifest.classes, video_ids, annotations.values())
+        all_dets = FrameDetections.concatenate(detections) if detections else FrameDetections.empty()
+        act = act_report(gt, frame_detections=all_dets, tubes=tubes)
+        metric_seconds += time.perf_counter() - tick
+        detections_dir = Path(out_dir) if out_dir else model_path.parent / f"eval-{split}"
+        detections_dir.mkdir(parents=True, exist_ok=True)
+        write_frame_detections_csv(detections_dir / "dets.csv", all_dets)
+        write_tubes_json(detections_dir / "tubes.json", tubes)
+    seconds = time.perf_counter() - start
+    return EvaluationResult(
+        labels=tuple(manifest.classes),
+        split=split,
+        paper=acc.result() if want_paper else None,
+        act=act,
+        frames=frames,
+        seconds=seconds,
+        metric_seconds=metric_seconds,
+        detections_dir=detections_dir,
+    )
+
+
+def _config_for(detector: keras.Model) -> ExperimentConfig:
+    """Defaults with the detector's own clip geometry (for a bare `.keras` file)."""
+    t, h, w = detector.clip_shape[:3]
+    return load_config(overrides={"data.clip_length": t, "data.input_size": [h, w]})
+
+
+def _act_ground_truth(classes, video_ids, annotations) -> ActGroundTruth:
+    """Ground-truth tubes from the records: one tube per (video, tube id), 1-based frames."""
+    tubes: dict[str, dict[int, list[np.ndarray]]] = {}
+    nframes = {}
+    for ann in annotations:
+        nframes[ann.video_id] = ann.num_frames
+        if ann.label < 0 or not ann.has_boxes:
+            continue
+        rows: dict[int, list[list[float]]] = {}
+        for t, (boxes, ids) in enumerate(zip(ann.boxes, ann.tube_ids, strict=True)):
+            for box, tube_id in zip(boxes, ids, strict=True):
+                rows.setdefault(int(tube_id), []).append([t + 1, *box.tolist()])
+        if rows:
+            tubes[ann.video_id] = {ann.label: [np.asarray(r, np.float64) for r in rows.values()]}
+    return ActGroundTruth(labels=tuple(classes), videos=tuple(video_ids), tubes=tubes, nframes=nframes)
