@@ -46,7 +46,8 @@ def print_summary(summary: ConversionSummary) -> None:
     """Print what a conversion wrote (or found complete) as a table plus a few lines."""
     if summary.already_complete:
         console.print(
-            f"{summary.out} is already complete; nothing converted (use --overwrite to redo it)."
+            f"{summary.out} is already complete; nothing converted (use --overwrite to redo it).",
+            soft_wrap=True, highlight=False,
         )
     table = Table(title=f"{summary.source} -> {summary.out}")
     for column in ("split", "videos", "frames", "shards"):
@@ -62,12 +63,12 @@ def print_summary(summary: ConversionSummary) -> None:
         more = f" and {len(clipped) - 10} more" if len(clipped) > 10 else ""
         console.print(
             f"clipped boxes: {sum(clipped.values())} in {len(clipped)} videos: {shown}{more}",
-            highlight=False,
+            soft_wrap=True, highlight=False,
         )
     else:
         console.print("clipped boxes: 0")
     for path in summary.split_files:
-        console.print(f"split file: {path}", highlight=False)
+        console.print(f"split file: {path}", soft_wrap=True, highlight=False)
     console.print(f"time: {summary.seconds:.1f} s")
 
 

@@ -128,7 +128,9 @@ def encode_video_record(
         context=tf.train.Features(feature=context),
         feature_lists=tf.train.FeatureLists(feature_list=lists),
     )
-    return example.SerializeToString()
+    # Deterministic: map fields in key order, so the same record gives the same bytes in any
+    # process (checksums and worker-count independence rely on it).
+    return example.SerializeToString(deterministic=True)
 
 
 class ShardWriter:

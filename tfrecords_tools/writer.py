@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import contextlib
 import math
 import multiprocessing
 import os
@@ -112,28 +113,37 @@ def _encode_source(
 
 
 def _encoded_in_order(
-    sources: Sequence[VideoSource], frame_size: tuple[int, int], strict: bool, workers: int
+    sources: Sequence[VideoSource],
+    frame_size: tuple[int, int],
+    strict: bool,
+    pool: concurrent.futures.Executor | None,
+    workers: int,
 ):
     """Yield `_encode_source` results in input order, at most 2 x workers videos in flight."""
-    if workers <= 1:
+    if pool is None:
         for source in sources:
             yield _encode_source(source, frame_size, strict)
         return
+    pending: collections.deque = collections.deque()
+    try:
+        for source in sources:
+            pending.append(pool.submit(_encode_source, source, frame_size, strict))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
+
+
+def _worker_pool(workers: int) -> contextlib.AbstractContextManager:
+    """A process pool for `workers` > 1 (one for the whole conversion), else no pool."""
+    if workers <= 1:
+        return contextlib.nullcontext(None)
     # "spawn": the parent has TensorFlow loaded, and forking a process with its threads is unsafe.
     context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-        pending: collections.deque = collections.deque()
-        queue = iter(sources)
-        try:
-            for source in queue:
-                pending.append(pool.submit(_encode_source, source, frame_size, strict))
-                if len(pending) >= 2 * workers:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-        finally:
-            for future in pending:
-                future.cancel()
+    return concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
 
 
 def _auto_shards(num_videos: int, shards: int | None) -> int:
@@ -209,12 +219,16 @@ def write_dataset(
         by_split.setdefault(video.split, []).append(video)
     clipped: dict[str, int] = {}
     manifest_splits: dict[str, dict] = {}
-    with atomic_path(out, directory=True) as tmp, progress_bar(progress) as bar:
+    with (
+        atomic_path(out, directory=True) as tmp,
+        _worker_pool(workers) as pool,
+        progress_bar(progress) as bar,
+    ):
         task = bar.add_task(f"prepare {source}", total=len(videos), info="")
         for split_name, split_videos in by_split.items():
             num_shards = _auto_shards(len(split_videos), shards)
             with ShardWriter(tmp, split_name, num_shards) as writer:
-                encoded = _encoded_in_order(split_videos, frame_size, strict, workers)
+                encoded = _encoded_in_order(split_videos, frame_size, strict, pool, workers)
                 for video, (serialized, num_frames, num_clipped) in zip(split_videos, encoded, strict=True):
                     writer.write(serialized, video.video_id, num_frames)
                     if num_clipped:
