@@ -23,7 +23,7 @@ from typing import Protocol
 
 from ssvad_keras import __version__
 from ssvad_keras.data import schema
-from ssvad_keras.errors import ConfigError
+from ssvad_keras.errors import ConfigError, DataError
 from ssvad_keras.io import atomic_path, read_json, write_json_atomic
 from ssvad_keras.progress import progress_bar
 from tfrecords_tools.record import ShardWriter, VideoRecord, encode_video_record, sha256_file
@@ -188,7 +188,8 @@ def write_dataset(
         strict: refuse boxes partly outside the image instead of clipping them.
         workers: processes that load and encode videos in parallel (1: in this process).
         shards: shards per split; None picks about one per 64 videos.
-        overwrite: replace a complete `out`; otherwise a complete `out` is left as it is.
+        overwrite: replace an existing `out`; otherwise a complete `out` is left as it is and
+            any other non-empty `out` is refused (it is not ours to delete).
         labeled: labeled fractions whose split files to write.
         seed: split seed.
         val_fraction: share of training videos held out for validation in each split file.
@@ -211,6 +212,13 @@ def write_dataset(
         summary.split_files = [_ensure_split(out, f, seed, val_fraction) for f in labeled]
         summary.split_files += [out / schema.SPLITS_DIR / name for name in extra_splits or {}]
         return summary
+    if out.exists() and not overwrite and (not out.is_dir() or any(out.iterdir())):
+        raise DataError(
+            "output exists but is not a complete converted dataset (no dataset.json); "
+            "use --overwrite to replace it",
+            out,
+        )
+    options = {**options, "jpeg_quality": JPEG_QUALITY}
     # Validate split options before converting anything.
     for fraction in labeled:
         make_split(["probe"], [0], fraction, seed, val_fraction)

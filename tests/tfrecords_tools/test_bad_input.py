@@ -194,3 +194,14 @@ def test_console_script_prints_one_error_line_without_traceback(tmp_path):
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert errors == ["error: frame size must be two positive integers (H W), got [0, 8]"]
     assert not (tmp_path / "o").exists()
+
+
+def test_foreign_non_empty_output_folder_is_not_replaced(tmp_path):
+    root = make_ucf_root(tmp_path / "root")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    result = CliRunner().invoke(app, ["prepare", *_ucf_args(root, out), "--quiet"])
+    assert isinstance(result.exception, DataError)
+    assert "out: output exists but is not a complete converted dataset" in str(result.exception)
+    assert (out / "notes.txt").read_text() == "mine"
