@@ -265,7 +265,7 @@ def action_pose(class_index: int, t: int, x: float, ground: float, params: dict)
     )
 
 
-def _motion_params(rng: np.random.Generator, frame_size: tuple[int, int], figure: Figure) -> dict:
+def _motion_params(rng: np.random.Generator, figure: Figure) -> dict:
     return {
         "freq": rng.uniform(1 / 14, 1 / 7),
         "phase": rng.uniform(0, 2 * math.pi),
@@ -350,7 +350,7 @@ def render_synthetic_video(
     pan_velocity = rng.uniform(-1.0, 1.0, 2) * (width / 64)
 
     actor = Figure.random(rng, frame_size)
-    params = _motion_params(rng, frame_size, actor)
+    params = _motion_params(rng, actor)
     ground = rng.uniform(0.72, 0.95) * height
     action_len = end - start
     speed = 0.0
@@ -366,7 +366,7 @@ def render_synthetic_video(
     for _ in range(int(rng.integers(1, 3))):
         figure = Figure.random(rng, frame_size)
         distractors.append({
-            "kind": "figure", "figure": figure, "params": _motion_params(rng, frame_size, figure),
+            "kind": "figure", "figure": figure, "params": _motion_params(rng, figure),
             "x": rng.uniform(0.1, 0.9) * width, "ground": rng.uniform(0.6, 0.98) * height,
             "vx": rng.uniform(-0.6, 0.6) * width / 64, "front": bool(rng.random() < 0.3),
         })

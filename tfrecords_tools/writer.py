@@ -186,7 +186,9 @@ def write_dataset(
         frame_size: stored (height, width) of every frame.
         options: conversion options recorded in the manifest.
         strict: refuse boxes partly outside the image instead of clipping them.
-        workers: processes that load and encode videos in parallel (1: in this process).
+        workers: processes that load and encode videos in parallel (1: in this process). They
+            are spawned, so a script calling this with workers > 1 needs the usual
+            `if __name__ == "__main__":` guard (the `ssvad` command has it).
         shards: shards per split; None picks about one per 64 videos.
         overwrite: replace an existing `out`; otherwise a complete `out` is left as it is and
             any other non-empty `out` is refused (it is not ours to delete).
