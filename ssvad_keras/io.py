@@ -42,6 +42,11 @@ def atomic_path(target: str | os.PathLike, directory: bool = False) -> Iterator[
         tmp = Path(name)
     try:
         yield tmp
+        # mkstemp/mkdtemp create private paths; give the result the permissions of a normal file.
+        umask = os.umask(0)
+        os.umask(umask)
+        if tmp.exists():
+            os.chmod(tmp, (0o777 if tmp.is_dir() else 0o666) & ~umask)
         if target.is_dir() and not target.is_symlink():
             backup = target.with_name(f".{target.name}.old-{os.getpid()}")
             os.replace(target, backup)
