@@ -112,6 +112,30 @@ def apply_view(x, hflip, time_reverse):
     return apply_transforms(x, {"hflip": hflip, "time_reverse": time_reverse}, VIDEO_TRANSFORMS)
 
 
+def apply_view_to_clip(x, hflip, time_reverse):
+    """`apply_view` for one clip (T, H, W, C) with scalar flags, as the input pipeline uses it.
+
+    A branch per transform instead of a per-pixel select: on a CPU the select costs more than
+    the flip itself.
+
+    Args:
+        x: one clip, shape (T, H, W, C).
+        hflip: scalar boolean.
+        time_reverse: scalar boolean.
+
+    Returns:
+        The transformed clip, shape (T, H, W, C); equal to `apply_view(x[None], ...)[0]`.
+    """
+    params = {"hflip": hflip, "time_reverse": time_reverse}
+    for transform in VIDEO_TRANSFORMS:
+        x = ops.cond(
+            ops.cast(params[transform.name], "bool"),
+            lambda x=x, transform=transform: transform.forward(x[None])[0],
+            lambda x=x: x,
+        )
+    return x
+
+
 def invert_view(y, hflip, time_reverse):
     """Map a prediction on the augmented view back to the clip's frame of reference.
 

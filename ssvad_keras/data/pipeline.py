@@ -5,8 +5,8 @@ shards. Each video gives one clip per pass: T frames at skip s, started inside t
 for labeled videos and anywhere for unlabeled ones. Only the T JPEG strings a clip needs are kept
 (so the shuffle buffer holds small clips, not whole videos), then decoded and cropped together.
 The augmented view is the clip with photometric jitter and the recorded invertible transforms
-(`augment.apply_view`). Labeled and unlabeled clips are batched separately, concatenated at the
-configured ratio and shuffled within the batch.
+(`augment.apply_view`). Each batch takes `labeled_per_batch` clips from the labeled stream and
+`unlabeled_per_batch` from the unlabeled one, in a random order of slots.
 
 Evaluation (SPEC 5.1): every video is cut into windows of T*s frames; each window gives s
 interleaved clips (phase p takes frames w0+p, w0+p+s, ...), zero-padded past the end, so every
@@ -29,7 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from ssvad_keras.config import DataConfig
-from ssvad_keras.data.augment import apply_view, photometric_jitter
+from ssvad_keras.data.augment import apply_view_to_clip, photometric_jitter
 from ssvad_keras.data.manifest import (
     Manifest,
     check_split,
@@ -45,6 +45,7 @@ from ssvad_keras.data.records import (
     gather_boxes,
     parse_video_record,
     rasterize_boxes,
+    to_unit_range,
 )
 from ssvad_keras.errors import ConfigError, DataError
 
@@ -204,32 +205,47 @@ def _two_view_clip(clip: Mapping[str, tf.Tensor], data_cfg: DataConfig, labeled:
     r = clip["r"]
     t, (h, w) = data_cfg.clip_length, data_cfg.input_size
     window = _window(clip, data_cfg, data_cfg.train_crop, _seed(r, 1))
-    frames = decode_frames(clip["jpegs"], window)
+    pixels = decode_frames(clip["jpegs"], window)
     aug = data_cfg.augment
     draws = tf.random.stateless_uniform([4], seed=_seed(r, 2))
     hflip = tf.logical_and(aug.hflip, draws[0] < aug.probability)
     time_reverse = tf.logical_and(aug.time_reverse, draws[1] < aug.probability)
     brightness = (2.0 * draws[2] - 1.0) * aug.brightness
     contrast = 1.0 + (2.0 * draws[3] - 1.0) * aug.contrast
-    jittered = photometric_jitter(frames[None], brightness[None], contrast[None])
-    aug_clip = apply_view(jittered, hflip[None], time_reverse[None])[0]
     if labeled:
-        mask = _ground_truth_masks(clip, window)
+        mask = tf.cast(_ground_truth_masks(clip, window), tf.uint8)
         label, frame_valid = clip["label"], clip["frame_valid"]
     else:
         # Unlabeled clips never carry ground truth: the stream never even parses it.
-        mask = tf.zeros([t, h, w, 1], tf.float32)
+        mask = tf.zeros([t, h, w, 1], tf.uint8)
         label, frame_valid = tf.constant(0, tf.int32), tf.zeros([t], tf.float32)
+    # Pixels and masks stay uint8 until the whole batch is converted (`_finish_batch`): a
+    # quarter of the bytes to flip, shuffle and batch.
     return {
-        "clip": frames,
-        "aug_clip": tf.reshape(aug_clip, [t, h, w, 3]),
+        "clip": pixels,
+        "aug_clip": tf.reshape(apply_view_to_clip(pixels, hflip, time_reverse), [t, h, w, 3]),
         "hflip": hflip,
         "time_reverse": time_reverse,
+        "brightness": brightness,
+        "contrast": contrast,
         "labeled": tf.constant(1.0 if labeled else 0.0),
         "label": label,
         "mask": tf.reshape(mask, [t, h, w, 1]),
         "frame_valid": tf.reshape(frame_valid, [t]),
     }
+
+
+def _finish_batch(batch: Mapping[str, tf.Tensor], data_cfg: DataConfig) -> dict:
+    """Scale the batch's pixels to [0, 1], jitter the augmented view, masks to float32."""
+    out = {key: batch[key] for key in TRAIN_KEYS}
+    out["clip"] = to_unit_range(batch["clip"])
+    out["aug_clip"] = to_unit_range(batch["aug_clip"])
+    aug = data_cfg.augment
+    if aug.brightness > 0 or aug.contrast > 0:  # four full-batch passes, skipped when off
+        # Jitter commutes with the flips, so applying it after them is the same view.
+        out["aug_clip"] = photometric_jitter(out["aug_clip"], batch["brightness"], batch["contrast"])
+    out["mask"] = tf.cast(batch["mask"], tf.float32)
+    return out
 
 
 def _clip_stream(
@@ -249,14 +265,18 @@ def _clip_stream(
     clips = tf.data.Dataset.zip(records, draws).map(
         lambda s, r: _compact_clip(s, r, data_cfg, labeled), num_parallel_calls=AUTOTUNE
     )
-    clips = clips.shuffle(data_cfg.shuffle_buffer, seed=stream_seed, reshuffle_each_iteration=True)
+    # A pass holds one clip per video, so a buffer beyond len(ids) adds nothing but start-up
+    # time (it is refilled at every epoch).
+    buffer = min(data_cfg.shuffle_buffer, len(ids))
+    clips = clips.shuffle(buffer, seed=stream_seed, reshuffle_each_iteration=True)
     return clips.map(lambda c: _two_view_clip(c, data_cfg, labeled), num_parallel_calls=AUTOTUNE)
 
 
-def _shuffle_within_batch(batch: Mapping[str, tf.Tensor], r: tf.Tensor) -> dict:
-    size = tf.shape(batch["labeled"])[0]
+def _batch_slots(r: tf.Tensor, labeled_per_batch: int, unlabeled_per_batch: int) -> tf.Tensor:
+    """Which stream fills each slot of one batch (0 labeled, 1 unlabeled), in random order."""
+    size = labeled_per_batch + unlabeled_per_batch
     order = tf.argsort(tf.random.stateless_uniform([size], seed=_seed(r, 3)))
-    return {key: tf.gather(value, order) for key, value in batch.items()}
+    return tf.cast(order >= labeled_per_batch, tf.int64)
 
 
 def _resolve_split(data_dir: str | os.PathLike, split: Any, manifest: Manifest) -> dict:
@@ -343,26 +363,30 @@ def train_dataset(
     if labeled_only or data_cfg.unlabeled_per_batch == 0:
         batch = data_cfg.batch_size if labeled_only else data_cfg.labeled_per_batch
         steps = math.ceil(len(parts["labeled"]) / batch)
-        return labeled.batch(batch, drop_remainder=True).take(steps).prefetch(AUTOTUNE)
-    if len(parts["unlabeled"]) < data_cfg.unlabeled_per_batch:
-        raise DataError(
-            f"the split has {len(parts['unlabeled'])} unlabeled videos, fewer than "
-            f"unlabeled_per_batch = {data_cfg.unlabeled_per_batch}",
-            manifest.path,
+        batches = labeled.batch(batch, drop_remainder=True).take(steps)
+    else:
+        if len(parts["unlabeled"]) < data_cfg.unlabeled_per_batch:
+            raise DataError(
+                f"the split has {len(parts['unlabeled'])} unlabeled videos, fewer than "
+                f"unlabeled_per_batch = {data_cfg.unlabeled_per_batch}",
+                manifest.path,
+            )
+        unlabeled = _clip_stream(
+            shards, parts["unlabeled"], data_cfg, seed, labeled=False, repeat=False
         )
-    unlabeled = _clip_stream(shards, parts["unlabeled"], data_cfg, seed, labeled=False, repeat=False)
-    batches = tf.data.Dataset.zip(
-        labeled.batch(data_cfg.labeled_per_batch, drop_remainder=True),
-        unlabeled.batch(data_cfg.unlabeled_per_batch, drop_remainder=True),
-        tf.data.Dataset.random(seed=seed * 2 + 7, rerandomize_each_iteration=True),
-    )
-    mixed = batches.map(
-        lambda a, b, r: _shuffle_within_batch(
-            {key: tf.concat([a[key], b[key]], axis=0) for key in TRAIN_KEYS}, r
-        ),
-        num_parallel_calls=AUTOTUNE,
-    )
-    return mixed.prefetch(AUTOTUNE)
+        # Each batch: labeled_per_batch slots from the labeled stream and unlabeled_per_batch
+        # from the unlabeled one, in random order. Picking per element (not concatenating and
+        # permuting whole batches) copies every clip once. The epoch ends when the unlabeled
+        # stream runs dry; its partial batch is dropped.
+        slots = tf.data.Dataset.random(seed=seed * 2 + 7, rerandomize_each_iteration=True).map(
+            lambda r: _batch_slots(r, data_cfg.labeled_per_batch, data_cfg.unlabeled_per_batch)
+        )
+        clips = tf.data.Dataset.choose_from_datasets(
+            [labeled, unlabeled], slots.unbatch(), stop_on_empty_dataset=True
+        )
+        batches = clips.batch(data_cfg.batch_size, drop_remainder=True)
+    batches = batches.map(lambda b: _finish_batch(b, data_cfg), num_parallel_calls=AUTOTUNE)
+    return batches.prefetch(AUTOTUNE)
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -414,7 +438,7 @@ def _eval_clip(clip: Mapping[str, tf.Tensor], data_cfg: DataConfig) -> dict:
     window = _window(clip, data_cfg, data_cfg.eval_crop)
     inside = tf.cast(clip["frame_index"] >= 0, tf.float32)[:, None, None, None]
     return {
-        "clip": tf.reshape(decode_frames(clip["jpegs"], window) * inside, [t, h, w, 3]),
+        "clip": tf.reshape(to_unit_range(decode_frames(clip["jpegs"], window)) * inside, [t, h, w, 3]),
         "mask": tf.reshape(_ground_truth_masks(clip, window) * inside, [t, h, w, 1]),
         "frame_index": tf.reshape(clip["frame_index"], [t]),
         "frame_valid": tf.reshape(clip["frame_valid"], [t]),

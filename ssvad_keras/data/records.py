@@ -173,34 +173,40 @@ def crop_window(
 
 
 def decode_frames(jpegs: tf.Tensor, window: CropWindow) -> tf.Tensor:
-    """Decode a clip's JPEG frames into the output window, as float32 in [0, 1].
+    """Decode a clip's JPEG frames into the output window, as uint8.
 
     Without a resize the crop happens inside the JPEG decoder (`decode_and_crop_jpeg`), which
-    skips the pixels outside the window.
+    skips the pixels outside the window. Frames stay uint8 so that stacking and flipping move a
+    quarter of the bytes; `to_unit_range` converts them at the end.
 
     Args:
         jpegs: (T,) JPEG strings with a static T.
         window: where the output lies, from `crop_window`.
 
     Returns:
-        float32 (T, out_h, out_w, 3).
+        uint8 (T, out_h, out_w, 3).
     """
     out_h, out_w = window.out_hw
     frames = []
     # T is static: unrolling lets the executor decode the T frames in parallel.
     for t in range(jpegs.shape[0]):
         if window.resize:
-            image = tf.io.decode_jpeg(jpegs[t], channels=3)
-            image = tf.image.resize(image, window.resized_hw)
+            image = tf.image.resize(tf.io.decode_jpeg(jpegs[t], channels=3), window.resized_hw)
             image = image[
                 window.offset[0] : window.offset[0] + out_h,
                 window.offset[1] : window.offset[1] + out_w,
             ]
+            image = tf.cast(tf.clip_by_value(tf.round(image), 0.0, 255.0), tf.uint8)
         else:
             crop = tf.concat([window.offset, tf.constant([out_h, out_w], tf.int32)], axis=0)
-            image = tf.cast(tf.io.decode_and_crop_jpeg(jpegs[t], crop, channels=3), tf.float32)
+            image = tf.io.decode_and_crop_jpeg(jpegs[t], crop, channels=3)
         frames.append(tf.reshape(image, [out_h, out_w, 3]))
-    return tf.clip_by_value(tf.stack(frames) / 255.0, 0.0, 1.0)
+    return tf.stack(frames)
+
+
+def to_unit_range(frames: tf.Tensor) -> tf.Tensor:
+    """uint8 pixels -> float32 in [0, 1] (the pipeline's only pixel scaling, SPEC 1.2)."""
+    return tf.cast(frames, tf.float32) / 255.0
 
 
 def rasterize_boxes(boxes: tf.Tensor, orig_hw: tf.Tensor, window: CropWindow) -> tf.Tensor:

@@ -7,6 +7,7 @@ import pytest
 
 from ssvad_keras.data.augment import (
     apply_view,
+    apply_view_to_clip,
     invert_view,
     invert_view_spatial,
     photometric_jitter,
@@ -64,3 +65,10 @@ def test_photometric_jitter_matches_hand_computation_and_stays_in_range():
     np.testing.assert_allclose(out, [0.15, 0.45, 0.75, 1.0], atol=1e-6)  # 1.05 clipped to 1
     strong = np.asarray(photometric_jitter(CLIPS, np.full(4, 0.9), np.full(4, 3.0)))
     assert strong.min() >= 0.0 and strong.max() <= 1.0
+
+
+@pytest.mark.parametrize("hflip,reverse", list(itertools.product([False, True], repeat=2)))
+def test_single_clip_view_matches_the_batched_view(hflip, reverse):
+    single = np.asarray(apply_view_to_clip(CLIPS[1], np.bool_(hflip), np.bool_(reverse)))
+    batched = np.asarray(apply_view(CLIPS[1:2], np.array([hflip]), np.array([reverse])))[0]
+    np.testing.assert_array_equal(single, batched)

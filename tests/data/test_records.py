@@ -14,6 +14,7 @@ from ssvad_keras.data.records import (
     gather_boxes,
     parse_video_record,
     rasterize_boxes,
+    to_unit_range,
 )
 from tfrecords_tools.record import VideoRecord, encode_video_record
 
@@ -97,7 +98,9 @@ def test_resized_png_masks_stay_binary():
 def test_decoded_frames_are_in_unit_range_with_the_requested_size(mode):
     video = _record(make_video("v", 0, 4))
     window = crop_window(video["stored_hw"], (16, 20), mode, None, tf.constant([1, 2], tf.int64))
-    frames = decode_frames(tf.gather(video["frames"], [3, 1]), window).numpy()
+    pixels = decode_frames(tf.gather(video["frames"], [3, 1]), window)
+    assert pixels.dtype == tf.uint8
+    frames = to_unit_range(pixels).numpy()
     assert frames.shape == (2, 16, 20, 3) and frames.dtype == np.float32
     assert frames.min() >= 0.0 and frames.max() <= 1.0
     assert frame_ids(frames).tolist() == [3, 1]
