@@ -103,9 +103,13 @@ def test_photometric_jitter_changes_only_the_augmented_view(semi_dataset):
     assert batch["aug_clip"].min() >= 0.0 and batch["aug_clip"].max() <= 1.0
 
 
-def test_same_seed_same_batches_other_seed_other_batches(semi_dataset):
+@pytest.mark.parametrize("labeled_only", [True, False])
+def test_same_seed_same_batches_other_seed_other_batches(semi_dataset, labeled_only):
+    cfg = CFG.model_copy(update={"unlabeled_per_batch": 1})
+
     def take(seed):
-        return _batches(train_dataset(semi_dataset, SPLIT, CFG, seed=seed, labeled_only=True))
+        ds = train_dataset(semi_dataset, SPLIT, cfg, seed=seed, labeled_only=labeled_only)
+        return _batches(ds)
 
     first, again, other = take(5), take(5), take(6)
     for a, b in zip(first, again, strict=True):
@@ -146,6 +150,7 @@ def test_eval_clips_cover_every_frame_of_every_video_exactly_once(semi_dataset):
             valid = frames >= 0
             seen.update((int(video), int(f)) for f in frames[valid])
             assert (clip[~valid] == 0).all()  # zero padding past the end
+            assert (b["frame_valid"][b["frame_index"] < 0] == 0).all()
             np.testing.assert_array_equal(frame_ids(clip[valid]), frames[valid])
     # test0 has 19 frames (not a multiple of T s = 8), test1 has 16.
     expected = {(0, f) for f in range(19)} | {(1, f) for f in range(16)}
