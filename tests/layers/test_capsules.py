@@ -1,0 +1,75 @@
+"""Primary capsules, class-capsule votes and routing choices, masking and decoder shapes."""
+
+import numpy as np
+import pytest
+from keras import ops
+
+from ssvad_keras.layers import CapsuleMasking, ClassCapsules, LocalizationDecoder, PrimaryCapsules
+
+
+def test_primary_capsules_valid_conv_grid_and_sigmoid():
+    caps = PrimaryCapsules(4, pose_size=4, kernel_size=3)
+    poses, acts = caps(np.random.rand(2, 7, 9, 5).astype("float32"))
+    assert tuple(poses.shape) == (2, 5, 7, 4, 16)
+    assert tuple(acts.shape) == (2, 5, 7, 4)
+    acts = ops.convert_to_numpy(acts)
+    assert np.all((acts > 0) & (acts < 1))
+
+
+def test_votes_are_pose_times_transform():
+    caps = ClassCapsules(3, pose_size=2)
+    poses = np.random.rand(1, 1, 1, 2, 4).astype("float32")
+    caps(poses, np.ones((1, 1, 1, 2), "float32"))
+    votes = ops.convert_to_numpy(caps.votes(poses))
+    w = ops.convert_to_numpy(caps.transform)
+    expected = poses[0, 0, 0, 1].reshape(2, 2) @ w[1, 2]
+    np.testing.assert_allclose(votes[0, 0, 0, 1, 2], expected.reshape(4), atol=1e-6)
+
+
+@pytest.mark.parametrize("routing", ["em_released", "em", "dynamic"])
+def test_class_capsules_shapes_and_activation_range(routing):
+    caps = ClassCapsules(5, pose_size=4, routing=routing, iterations=3)
+    poses = np.random.normal(size=(2, 3, 4, 6, 16)).astype("float32")
+    acts = np.random.uniform(size=(2, 3, 4, 6)).astype("float32")
+    out_poses, out_acts = caps(poses, acts)
+    assert tuple(out_poses.shape) == (2, 3, 4, 5, 16)
+    out_acts = ops.convert_to_numpy(out_acts)
+    assert out_acts.shape == (2, 3, 4, 5)
+    assert np.all((out_acts > 0) & (out_acts < 1))
+    assert ClassCapsules.from_config(caps.get_config()).routing == routing
+
+
+def _mask_sums(masked, classes=3, dims=2):
+    """Per clip and class, the summed masked pose entries (poses are all ones)."""
+    return ops.convert_to_numpy(masked).reshape(masked.shape[0], -1, classes, dims).sum((1, 3))
+
+
+def test_masking_ground_truth_all_ones_and_predicted_in_one_batch():
+    poses = np.ones((3, 2, 2, 3, 2), "float32")  # 4 grid cells x 2 entries = 8 per class
+    scores = np.array([[0.1, 0.8, 0.1], [0.6, 0.3, 0.1], [0.2, 0.3, 0.5]], "float32")
+    class_mask = np.array([[0, 0, 1], [1, 1, 1], [1, 0, 0]], "float32")
+    use_predicted = np.array([0, 0, 1], "float32")
+    masked = CapsuleMasking()(poses, scores, class_mask, use_predicted)
+    np.testing.assert_array_equal(
+        _mask_sums(masked),
+        [[0, 0, 8], [8, 8, 8], [0, 0, 8]],  # GT class 2; all ones; predicted class 2
+    )
+    inference = CapsuleMasking()(poses, scores)
+    np.testing.assert_array_equal(_mask_sums(inference), [[0, 8, 0], [8, 0, 0], [0, 0, 8]])
+
+
+@pytest.mark.parametrize("size", [(8, 32, 32), (5, 20, 28)])
+def test_decoder_output_has_the_clip_size(size):
+    t, h, w = size
+    t1, h1, w1 = -(-t // 2), -(-h // 2), -(-w // 2)
+    t2, h2, w2 = -(-t1 // 2), -(-h1 // 2), -(-w1 // 2)
+    t4, h4, w4 = -(-t2 // 2), -(-h2 // 2), -(-w2 // 2)
+    decoder = LocalizationDecoder(size, kernel_size=3, channels=4, final_channels=4, dropout=0.5)
+    logits = decoder(
+        np.random.rand(1, h4 - 2, w4 - 2, 8).astype("float32"),
+        np.random.rand(1, t4, h4, w4, 6).astype("float32"),
+        np.random.rand(1, t2, h2, w2, 5).astype("float32"),
+        np.random.rand(1, t1, h1, w1, 3).astype("float32"),
+        training=True,
+    )
+    assert tuple(logits.shape) == (1, *size, 1)
