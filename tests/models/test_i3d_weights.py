@@ -16,7 +16,12 @@ from keras import ops
 from ssvad_keras.config import ModelConfig
 from ssvad_keras.errors import CheckpointError
 from ssvad_keras.layers.i3d_encoder import INCEPTION_FILTERS, scaled_channels
-from ssvad_keras.models import build_detector, build_i3d_encoder, convert_i3d_weights, load_i3d_weights
+from ssvad_keras.models import (
+    build_detector,
+    build_i3d_encoder,
+    convert_i3d_weights,
+    load_i3d_weights,
+)
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
