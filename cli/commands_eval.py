@@ -11,30 +11,26 @@ Two modes share one command:
 from __future__ import annotations
 
 import enum
-import importlib.util
 import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
 from ssvad_cli._common import console
+from ssvad_keras.errors import ConfigError
 
-from ssvad_keras.errors import ConfigError, SsvadError
 
-
-class Protocol(str, enum.Enum):
+class Protocol(enum.StrEnum):
     paper = "paper"
     act = "act"
     both = "both"
 
 
-class MetricChoice(str, enum.Enum):
+class MetricChoice(enum.StrEnum):
     fmap = "fmap"
     vmap = "vmap"
     all = "all"
-
-
-_MODEL_MODULE = "ssvad_keras.inference.evaluate"
 
 
 def evaluate(
@@ -131,18 +127,13 @@ def _file_mode(annotations: Path | None, split: str | None, metric: MetricChoice
 
 def _model_mode(checkpoint: Path, data: Path | None, split: str | None, metric: MetricChoice,
                 protocol: Protocol | None, progress: bool) -> tuple[dict, list]:
-    """Contract with `ssvad_keras.inference.evaluate.evaluate_checkpoint` (written separately):
-    it takes these keywords and returns an object with `.paper` (`PaperMetrics` or None),
-    `.act` (`ActReport` or None), `.labels` (class names) and `.to_dict()` (the JSON report)."""
+    """Run `ssvad_keras.inference.evaluate.evaluate_checkpoint` and render its report."""
     if data is None:
         raise ConfigError("model mode needs --data (the folder written by `ssvad prepare`)")
     if split not in (None, "test", "val"):
         raise ConfigError(f"--split in model mode is 'test' or 'val', got '{split}'")
-    if importlib.util.find_spec(_MODEL_MODULE) is None:
-        raise SsvadError(f"model mode is not available: {_MODEL_MODULE} is missing from this installation", checkpoint)
-    from ssvad_keras.inference.evaluate import evaluate_checkpoint
-
     from ssvad_keras.evaluation import render_act_table, render_paper_table
+    from ssvad_keras.inference.evaluate import evaluate_checkpoint
 
     result = evaluate_checkpoint(
         checkpoint=checkpoint,

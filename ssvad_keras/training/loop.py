@@ -17,7 +17,7 @@ import keras
 import tensorflow as tf
 
 from ssvad_keras.config import ExperimentConfig
-from ssvad_keras.data import read_manifest, read_split, train_dataset
+from ssvad_keras.data import read_manifest, read_split, train_dataset, train_steps_per_epoch
 from ssvad_keras.errors import CheckpointError, DataError, SsvadError
 from ssvad_keras.io import atomic_path
 from ssvad_keras.models import build_detector
@@ -149,7 +149,7 @@ def train(
             )
         )
         optimizer = keras.optimizers.Adam(schedule.learning_rate, epsilon=tcfg.adam_epsilon)
-        trainer.compile(optimizer=optimizer)
+        trainer.compile(optimizer=optimizer, jit_compile=tcfg.jit_compile)
         sample = next(iter(_epoch_dataset(data_dir, split, config, num_classes, 0).take(1)))
         trainer.compute_losses(sample, training=False)  # builds every variable
         optimizer.build(detector.trainable_variables)
@@ -238,17 +238,23 @@ def train(
 
 
 def _epoch_dataset(data_dir, split, config: ExperimentConfig, num_classes: int, epoch: int):
-    """This epoch's stream: seeded by (seed, epoch) so resuming reproduces the data order."""
+    """This epoch's stream, seeded by (seed, epoch) so resuming reproduces the data order.
+
+    The supervised-only baseline runs as many steps per epoch as the semi-supervised run on the
+    same split (one pass over the unlabeled videos), each on a full batch of labeled clips: it
+    sees at least as much supervision, so a gain of the semi-supervised run comes from the
+    unlabeled videos, not from extra supervised updates.
+    """
+    supervised_only = not config.train.semi_supervised
+    steps = config.train.steps_per_epoch or train_steps_per_epoch(data_dir, split, config.data)
     ds = train_dataset(
         data_dir,
         split,
         config.data,
         seed=config.train.seed * 100_003 + epoch,
-        labeled_only=not config.train.semi_supervised,
+        labeled_only=supervised_only,
         num_classes=num_classes,
     )
-    if config.train.steps_per_epoch:
-        ds = ds.repeat().take(config.train.steps_per_epoch)
+    if supervised_only or config.train.steps_per_epoch:
+        ds = ds.repeat().take(steps)
     return ds
-
-
