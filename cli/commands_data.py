@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from ssvad_cli._common import console
 
+from ssvad_cli._common import console
 from tfrecords_tools import jhmdb, synthetic, ucf101, youtube_vos
 from tfrecords_tools.writer import ConversionSummary
 

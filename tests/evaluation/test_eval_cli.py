@@ -6,10 +6,10 @@ import json
 
 import eval_cases as cases
 import pytest
-from ssvad_cli import commands_eval
-from ssvad_cli.main import app
 from typer.testing import CliRunner
 
+from ssvad_cli import commands_eval
+from ssvad_cli.main import app
 from ssvad_keras.errors import ConfigError, SsvadError
 from ssvad_keras.evaluation import (
     FrameDetections,

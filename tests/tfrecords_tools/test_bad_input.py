@@ -15,9 +15,9 @@ from prepare_fixtures import (
     vos_mask,
     write_palette_png,
 )
-from ssvad_cli.main import app
 from typer.testing import CliRunner
 
+from ssvad_cli.main import app
 from ssvad_keras.errors import DataError
 
 VIDEO = "Basketball/v_Basketball_g01_c01"  # 8 frames
