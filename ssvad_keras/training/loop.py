@@ -241,12 +241,15 @@ def _epoch_dataset(data_dir, split, config: ExperimentConfig, num_classes: int, 
     """This epoch's stream, seeded by (seed, epoch) so resuming reproduces the data order.
 
     The supervised-only baseline runs as many steps per epoch as the semi-supervised run on the
-    same split (one pass over the unlabeled videos), each on a full batch of labeled clips: it
-    sees at least as much supervision, so a gain of the semi-supervised run comes from the
-    unlabeled videos, not from extra supervised updates.
+    same split (one pass over the unlabeled videos; at least one pass over the labeled ones),
+    each on a full batch of labeled clips: it sees at least as much supervision, so a gain of the
+    semi-supervised run comes from the unlabeled videos, not from extra supervised updates.
     """
     supervised_only = not config.train.semi_supervised
-    steps = config.train.steps_per_epoch or train_steps_per_epoch(data_dir, split, config.data)
+    steps = config.train.steps_per_epoch or max(
+        train_steps_per_epoch(data_dir, split, config.data),
+        train_steps_per_epoch(data_dir, split, config.data, labeled_only=True),
+    )
     ds = train_dataset(
         data_dir,
         split,
