@@ -36,7 +36,9 @@ def _import_tensorflow_quietly() -> None:
     try:
         sys.stderr.flush()
         os.dup2(devnull, 2)
-        import tensorflow  # noqa: F401
+        import tensorflow
+
+        tensorflow.config.list_physical_devices()  # device probing logs (cuInit) go quiet too
     finally:
         os.dup2(saved, 2)
         os.close(saved)

@@ -178,6 +178,7 @@ def train(
                     epochs=epoch + 1,
                     initial_epoch=epoch,
                     verbose=0,
+                    shuffle=False,  # the tf.data stream is shuffled and seeded per epoch
                     callbacks=[guard, *bars, *(callbacks or [])],
                 )
             if guard.error is not None:

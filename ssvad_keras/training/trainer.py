@@ -79,6 +79,9 @@ class SemiSupervisedTrainer(keras.Model):
         self.trackers = {key: keras.metrics.Mean(name=key) for key in _LOSS_KEYS}
         self.trackers["ramp_weight"] = keras.metrics.Mean(name="ramp_weight")
         self.accuracy = keras.metrics.Mean(name="accuracy")
+        # The detector builds its variables on construction; the trainer adds only the epoch
+        # counter and trackers, so it is complete (and savable) from here on.
+        self.built = True
 
     @property
     def metrics(self):
