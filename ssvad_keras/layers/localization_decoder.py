@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import keras
+import numpy as np
 from keras import ops
+
+from ssvad_keras.layers.same_max_pool3d import same_padding
 
 
 def _upsampling_geometry(current: Sequence[int], target: Sequence[int]) -> tuple[tuple, tuple]:
@@ -16,6 +19,75 @@ def _upsampling_geometry(current: Sequence[int], target: Sequence[int]) -> tuple
     """
     strides = tuple(max(1, -(-t // c)) for c, t in zip(current, target, strict=True))
     return strides, tuple(max(3, s) for s in strides)
+
+
+def _phase_selection(size: int, kernel: int, stride: int) -> tuple[np.ndarray, int, int]:
+    """Which transposed-conv tap feeds each (input offset d, output phase r) along one axis.
+
+    With TF "SAME" geometry (forward padding `p` before), output `s m + r` receives
+    `x[m + a - j] w[b + s j]` where `r + p = s a + b`. Returns the 0/1 matrix
+    `S[d, r, k]` over offsets `d = d_min .. d_max`, and the padding (before, after) that makes
+    `x[m + d]` defined for every m.
+    """
+    pad = same_padding(size * stride, kernel, stride)[0]
+    taps = []  # (offset d, phase r, kernel tap k)
+    for r in range(stride):
+        a, b = divmod(r + pad, stride)
+        for j in range(-(-(kernel - b) // stride)):
+            taps.append((a - j, r, b + stride * j))
+    d_min = min(t[0] for t in taps)
+    d_max = max(t[0] for t in taps)
+    selection = np.zeros((d_max - d_min + 1, stride, kernel), np.float32)
+    for d, r, k in taps:
+        selection[d - d_min, r, k] = 1.0
+    return selection, max(0, -d_min), max(0, d_max)
+
+
+def subpixel_conv3d_transpose(inputs, kernel, strides: Sequence[int]):
+    """A strided TF-"SAME" 3D transposed convolution computed as a stride-1 convolution.
+
+    Each output phase (position modulo the stride) is a stride-1 correlation of the input
+    with a subset of the kernel taps; all phases are computed by one "valid" convolution with
+    `prod(strides) * C_out` channels, then interleaved (depth-to-space). Equal to
+    `Conv3DTranspose(padding="same")` up to summation order; used because TensorFlow's CPU
+    gradients of strided (transposed) 3D convolutions are several times slower.
+
+    Args:
+        inputs: (batch, T, H, W, C_in) tensor with static T, H, W.
+        kernel: (kt, kh, kw, C_out, C_in) tensor (the `Conv3DTranspose` layout).
+        strides: 3 ints.
+
+    Returns:
+        (batch, T st, H sh, W sw, C_out) tensor.
+    """
+    sizes = inputs.shape[1:4]
+    c_out, c_in = kernel.shape[3], kernel.shape[4]
+    selections, pads = [], []
+    for n, k, s in zip(sizes, kernel.shape[:3], strides, strict=True):
+        selection, before, after = _phase_selection(n, k, s)
+        selections.append(selection)
+        pads.append((before, after))
+    # Combined kernel (dt, dh, dw, C_in, rt, rh, rw, C_out) from the transposed-conv taps.
+    combined = ops.einsum(
+        "tak,hbl,wcm,klmoi->thwiabco",
+        selections[0], selections[1], selections[2], kernel,
+    )
+    windows = [sel.shape[0] for sel in selections]
+    phases = strides[0] * strides[1] * strides[2]
+    combined = ops.reshape(combined, (*windows, c_in, phases * c_out))
+    x = ops.pad(inputs, [(0, 0), *pads, (0, 0)])
+    y = ops.conv(x, combined, strides=1, padding="valid")  # (batch, T, H, W, phases * C_out)
+    y = ops.reshape(y, (-1, *sizes, *strides, c_out))
+    y = ops.transpose(y, (0, 1, 4, 2, 5, 3, 6, 7))
+    return ops.reshape(
+        y, (-1, sizes[0] * strides[0], sizes[1] * strides[1], sizes[2] * strides[2], c_out)
+    )
+
+
+def _upsample(layer: keras.layers.Conv3DTranspose, x):
+    """Apply a `Conv3DTranspose` layer's weights through `subpixel_conv3d_transpose`."""
+    y = subpixel_conv3d_transpose(x, layer.kernel, layer.strides) + layer.bias
+    return layer.activation(y)
 
 
 def _crop_to(x, size: Sequence[int]):
@@ -36,7 +108,8 @@ class LocalizationDecoder(keras.layers.Layer):
     4. transposed 3D conv to the clip's size, `final_channels` wide, no activation; 3D dropout;
     5. 3x3x3 transposed conv to 1 channel: the mask logits.
     Transposed convs use stride 2 for the paper's shapes (computed from the shapes at build) and
-    are cropped at the end when the encoder rounded a size up. Transposed-conv kernels are
+    are cropped at the end when the encoder rounded a size up; the strided ones run as
+    stride-1 convolutions (`subpixel_conv3d_transpose`) for faster CPU gradients. Transposed-conv kernels are
     initialised N(0, 0.02) like the released code.
 
     Args:
@@ -144,10 +217,10 @@ class LocalizationDecoder(keras.layers.Layer):
             (self.upsamplers[0], skip_2c, self.skip_2c_projection, self._skip_sizes[0]),
             (self.upsamplers[1], skip_1a, self.skip_1a_projection, self._skip_sizes[1]),
         ):
-            x = _crop_to(upsampler(x), size)
+            x = _crop_to(_upsample(upsampler, x), size)
             x = ops.concatenate([x, projection(skip)], axis=-1)
         # Up to the clip's size, no activation; channel dropout; 1-channel smoothing conv.
-        x = _crop_to(self.upsamplers[2](x), self.output_size)
+        x = _crop_to(_upsample(self.upsamplers[2], x), self.output_size)
         x = self.dropout_3d(x, training=training)
         return self.smooth(x)
 

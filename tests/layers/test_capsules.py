@@ -1,10 +1,12 @@
 """Primary capsules, class-capsule votes and routing choices, masking and decoder shapes."""
 
+import keras
 import numpy as np
 import pytest
 from keras import ops
 
 from ssvad_keras.layers import CapsuleMasking, ClassCapsules, LocalizationDecoder, PrimaryCapsules
+from ssvad_keras.layers.localization_decoder import subpixel_conv3d_transpose
 
 
 def test_primary_capsules_valid_conv_grid_and_sigmoid():
@@ -73,3 +75,16 @@ def test_decoder_output_has_the_clip_size(size):
         training=True,
     )
     assert tuple(logits.shape) == (1, *size, 1)
+
+
+@pytest.mark.parametrize(
+    ("size", "kernel", "strides"),
+    [((1, 4, 4), (3, 3, 3), (2, 2, 2)), ((2, 3, 5), (3, 4, 3), (2, 3, 1)), ((3, 3, 3), (3, 3, 3), (1, 1, 1))],
+)
+def test_subpixel_transposed_conv_equals_keras_conv3d_transpose(size, kernel, strides):
+    layer = keras.layers.Conv3DTranspose(5, kernel, strides=strides, padding="same")
+    x = np.random.default_rng(0).normal(size=(2, *size, 3)).astype("float32")
+    expected = layer(x)
+    got = subpixel_conv3d_transpose(x, layer.kernel, strides) + layer.bias
+    assert tuple(got.shape) == tuple(expected.shape)
+    np.testing.assert_allclose(ops.convert_to_numpy(got), ops.convert_to_numpy(expected), atol=1e-5)

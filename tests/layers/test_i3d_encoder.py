@@ -5,6 +5,7 @@ import pytest
 from keras import ops
 
 from ssvad_keras.layers import I3DEncoder, I3DUnit, InceptionModule, SameMaxPool3D
+from ssvad_keras.layers.i3d_unit import strided_same_conv3d
 from ssvad_keras.layers.same_max_pool3d import same_padding
 
 
@@ -73,3 +74,17 @@ def test_units_are_named_after_checkpoint_scopes():
     assert units["Conv3d_1a_7x7"].name == "Conv3d_1a_7x7"
     assert units["Mixed_3b/Branch_1/Conv3d_0a_1x1"].name == "Branch_1_Conv3d_0a_1x1"
     assert tuple(units["Mixed_4f/Branch_3/Conv3d_0b_1x1"].conv_3d.kernel.shape) == (1, 1, 1, 66, 16)  # Mixed_4e: 0.125 x 528
+
+
+@pytest.mark.parametrize(
+    ("size", "kernel", "strides"),
+    [((8, 12, 12), (7, 7, 7), (2, 2, 2)), ((5, 7, 9), (3, 3, 3), (2, 1, 1)), ((3, 5, 6), (1, 3, 3), (1, 2, 3))],
+)
+def test_space_to_depth_equals_strided_same_convolution(size, kernel, strides):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, *size, 3)).astype("float32")
+    w = rng.normal(size=(*kernel, 3, 4)).astype("float32")
+    expected = ops.conv(x, w, strides=strides, padding="same")
+    got = strided_same_conv3d(x, w, strides)
+    assert tuple(got.shape) == tuple(expected.shape)
+    np.testing.assert_allclose(ops.convert_to_numpy(got), ops.convert_to_numpy(expected), atol=1e-4)
