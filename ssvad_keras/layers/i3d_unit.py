@@ -67,13 +67,26 @@ def strided_same_conv3d(inputs, kernel, strides: Sequence[int]):
 
 
 @keras.saving.register_keras_serializable(package="ssvad")
+class SameConv3D(keras.layers.Conv3D):
+    """`Conv3D(padding="same")` whose strided case runs through `strided_same_conv3d`.
+
+    Same weights, same results; only the arithmetic route differs (faster CPU gradients).
+    """
+
+    def convolution_op(self, inputs, kernel):
+        if self.padding == "same" and max(self.strides) > 1:
+            return strided_same_conv3d(inputs, kernel, self.strides)
+        return super().convolution_op(inputs, kernel)
+
+
+@keras.saving.register_keras_serializable(package="ssvad")
 class I3DUnit(keras.layers.Layer):
     """One I3D unit: a bias-free 3D convolution, batch normalisation and a ReLU.
 
     This is DeepMind's `Unit3D`. The convolution pads like TensorFlow's "SAME" (total padding
     `max(k - s, 0)` or `max(k - n % s, 0)`, the extra element at the end), which Keras'
     `padding="same"` reproduces; strided units compute the same convolution through
-    `strided_same_conv3d` for faster CPU gradients. Sub-layers are named `conv_3d` and `batch_norm` after the
+    `strided_same_conv3d` (`SameConv3D`) for faster CPU gradients. Sub-layers are named `conv_3d` and `batch_norm` after the
     checkpoint scopes they are loaded from.
 
     Args:
@@ -111,7 +124,7 @@ class I3DUnit(keras.layers.Layer):
         self.activation = activation
 
     def build(self, input_shape):
-        self.conv_3d = keras.layers.Conv3D(
+        self.conv_3d = SameConv3D(
             self.filters,
             self.kernel_size,
             strides=self.strides,
@@ -130,13 +143,7 @@ class I3DUnit(keras.layers.Layer):
         self.activation_fn = keras.activations.get(self.activation)
 
     def call(self, inputs, training=None):
-        if max(self.strides) > 1:
-            # Same result as `self.conv_3d(inputs)`, with much faster CPU gradients.
-            x = strided_same_conv3d(inputs, self.conv_3d.kernel, self.strides)
-            if self.use_bias:
-                x = x + self.conv_3d.bias
-        else:
-            x = self.conv_3d(inputs)
+        x = self.conv_3d(inputs)
         if self.use_batch_norm:
             x = self.batch_norm(x, training=training)
         return self.activation_fn(x)

@@ -84,10 +84,20 @@ def subpixel_conv3d_transpose(inputs, kernel, strides: Sequence[int]):
     )
 
 
-def _upsample(layer: keras.layers.Conv3DTranspose, x):
-    """Apply a `Conv3DTranspose` layer's weights through `subpixel_conv3d_transpose`."""
-    y = subpixel_conv3d_transpose(x, layer.kernel, layer.strides) + layer.bias
-    return layer.activation(y)
+@keras.saving.register_keras_serializable(package="ssvad")
+class SubpixelConv3DTranspose(keras.layers.Conv3DTranspose):
+    """`Conv3DTranspose(padding="same")` computed by `subpixel_conv3d_transpose`.
+
+    Same weights, same results; only the arithmetic route differs (faster CPU gradients).
+    """
+
+    def call(self, inputs):
+        outputs = subpixel_conv3d_transpose(inputs, self.kernel, self.strides)
+        if self.use_bias:
+            outputs = outputs + self.bias
+        if self.activation is not None:
+            return self.activation(outputs)
+        return outputs
 
 
 def _crop_to(x, size: Sequence[int]):
@@ -190,7 +200,7 @@ class LocalizationDecoder(keras.layers.Layer):
         self.upsamplers = []
         for name, current, target, filters, activation in stages:
             strides, kernel = _upsampling_geometry(current, target)
-            layer = keras.layers.Conv3DTranspose(
+            layer = SubpixelConv3DTranspose(
                 filters, kernel, strides=strides, padding="same", activation=activation,
                 kernel_initializer=up_init, name=name, **common,
             )
@@ -217,10 +227,10 @@ class LocalizationDecoder(keras.layers.Layer):
             (self.upsamplers[0], skip_2c, self.skip_2c_projection, self._skip_sizes[0]),
             (self.upsamplers[1], skip_1a, self.skip_1a_projection, self._skip_sizes[1]),
         ):
-            x = _crop_to(_upsample(upsampler, x), size)
+            x = _crop_to(upsampler(x), size)
             x = ops.concatenate([x, projection(skip)], axis=-1)
         # Up to the clip's size, no activation; channel dropout; 1-channel smoothing conv.
-        x = _crop_to(_upsample(self.upsamplers[2], x), self.output_size)
+        x = _crop_to(self.upsamplers[2](x), self.output_size)
         x = self.dropout_3d(x, training=training)
         return self.smooth(x)
 
