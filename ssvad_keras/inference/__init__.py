@@ -1,1 +1,32 @@
-"""inference."""
+"""Running a trained detector: over prepared datasets (`evaluate`) and over any video file
+(`detect`)."""
+
+from ssvad_keras.inference.detect import (
+    DetectionResult,
+    clip_frame_indices,
+    detect_video,
+    render_detection_summary,
+    window_clip_offsets,
+)
+from ssvad_keras.inference.evaluate import (
+    EvaluationResult,
+    VideoPrediction,
+    evaluate_checkpoint,
+    evaluate_model,
+    load_detector,
+    predict_videos,
+)
+
+__all__ = [
+    "DetectionResult",
+    "EvaluationResult",
+    "VideoPrediction",
+    "clip_frame_indices",
+    "detect_video",
+    "evaluate_checkpoint",
+    "evaluate_model",
+    "load_detector",
+    "predict_videos",
+    "render_detection_summary",
+    "window_clip_offsets",
+]
