@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from ssvad_cli import commands_data, commands_eval, commands_model, commands_train
+from ssvad_cli import commands_data, commands_detect, commands_eval, commands_model, commands_train
 from ssvad_cli._common import console, fail
 from ssvad_keras import __version__
 from ssvad_keras.errors import SsvadError
@@ -41,6 +41,7 @@ commands_data.register(app)
 commands_model.register(app)
 commands_train.register(app)
 commands_eval.register(app)
+commands_detect.register(app)
 
 
 def main() -> None:
