@@ -224,8 +224,8 @@ def _two_view_clip(clip: Mapping[str, tf.Tensor], data_cfg: DataConfig, labeled:
     return {
         "clip": pixels,
         "aug_clip": tf.reshape(apply_view_to_clip(pixels, hflip, time_reverse), [t, h, w, 3]),
-        "hflip": hflip,
-        "time_reverse": time_reverse,
+        "hflip": tf.cast(hflip, tf.float32),
+        "time_reverse": tf.cast(time_reverse, tf.float32),
         "brightness": brightness,
         "contrast": contrast,
         "labeled": tf.constant(1.0 if labeled else 0.0),
@@ -309,8 +309,9 @@ def train_dataset(
 
     Each element is a dict of B = `labeled_per_batch + unlabeled_per_batch` clips (static
     shapes): "clip" (B, T, H, W, 3) float32 in [0, 1]; "aug_clip" (B, T, H, W, 3), the clip after
-    photometric jitter and the recorded transforms "hflip" (B,) bool and "time_reverse" (B,)
-    bool (`augment.invert_view` maps predictions back); "labeled" (B,) float32 1/0; "label"
+    photometric jitter and the recorded transforms "hflip" (B,) and "time_reverse" (B,) as
+    float32 0/1 (`augment.invert_view` maps predictions back; floats, not bools, because
+    `tf.distribute` reduces a batch to build the model and cannot sum booleans); "labeled" (B,) float32 1/0; "label"
     (B,) int32; "mask" (B, T, H, W, 1) float32 in {0, 1}; "frame_valid" (B, T) float32, 1 where
     the frame has ground truth. Unlabeled clips carry label 0 and all-zero mask and frame_valid.
     Pixels are never scaled beyond [0, 1]; the detector maps them to `model.pixel_range`.

@@ -135,9 +135,15 @@ class I3DUnit(keras.layers.Layer):
         )
         self.conv_3d.build(input_shape)
         if self.use_batch_norm:
-            # momentum 0.99 in Keras is the PyTorch port's momentum 0.01.
+            # momentum 0.99 in Keras is the PyTorch port's momentum 0.01. Synchronized: under
+            # tf.distribute the statistics are those of the global batch, so training on N
+            # replicas computes what one device computes on the same batch (no-op elsewhere).
             self.batch_norm = keras.layers.BatchNormalization(
-                epsilon=BATCH_NORM_EPSILON, momentum=0.99, dtype=self.dtype_policy, name="batch_norm"
+                epsilon=BATCH_NORM_EPSILON,
+                momentum=0.99,
+                synchronized=True,
+                dtype=self.dtype_policy,
+                name="batch_norm",
             )
             self.batch_norm.build(self.conv_3d.compute_output_shape(input_shape))
         self.activation_fn = keras.activations.get(self.activation)

@@ -96,7 +96,7 @@ class SemiSupervisedTrainer(keras.Model):
         """Per-sample capsule masks: ground truth for labeled clips; all ones for unlabeled clips
         before the pseudo-label epoch, their own predicted class after it (SPEC 2, masking)."""
         labeled = ops.cast(batch["labeled"], "float32")[:, None]
-        onehot = ops.one_hot(ops.cast(batch["label"], "int32"), self.num_classes)
+        onehot = ops.one_hot(ops.cast(batch["label"], "int32"), self.num_classes, dtype="float32")
         class_mask = labeled * onehot + (1.0 - labeled)
         pseudo = ops.cast(self.epoch >= float(self.train_config.pseudo_label_epoch), "float32")
         use_predicted = (1.0 - labeled[:, 0]) * pseudo

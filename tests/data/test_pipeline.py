@@ -38,8 +38,8 @@ def test_train_batch_shapes_dtypes_and_ranges(semi_dataset):
     assert shapes == {
         "clip": ((4, 4, 16, 16, 3), "float32"),
         "aug_clip": ((4, 4, 16, 16, 3), "float32"),
-        "hflip": ((4,), "bool"),
-        "time_reverse": ((4,), "bool"),
+        "hflip": ((4,), "float32"),
+        "time_reverse": ((4,), "float32"),
         "labeled": ((4,), "float32"),
         "label": ((4,), "int32"),
         "mask": ((4, 4, 16, 16, 1), "float32"),
