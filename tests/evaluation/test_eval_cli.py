@@ -8,7 +8,6 @@ import eval_cases as cases
 import pytest
 from typer.testing import CliRunner
 
-from ssvad_cli import commands_eval
 from ssvad_cli.main import app
 from ssvad_keras.errors import ConfigError, SsvadError
 from ssvad_keras.evaluation import (
@@ -88,7 +87,6 @@ def test_mode_errors(files, monkeypatch):
     assert isinstance(result.exception, ConfigError) and "split number" in str(result.exception)
     result = runner.invoke(app, ["evaluate", "--checkpoint", "run", "--annotations", str(annotation)])
     assert isinstance(result.exception, ConfigError)
-    # Model mode without its library must fail loudly, never fall through to file mode.
-    monkeypatch.setattr(commands_eval, "_MODEL_MODULE", "ssvad_keras.inference.not_there")
+    # Model mode with a checkpoint that does not exist: one clear error, never file mode.
     result = runner.invoke(app, ["evaluate", "--checkpoint", "run", "--data", "prepared"])
-    assert isinstance(result.exception, SsvadError) and "model mode is not available" in str(result.exception)
+    assert isinstance(result.exception, SsvadError) and "not found" in str(result.exception)
