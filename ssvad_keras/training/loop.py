@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,11 +73,16 @@ def _compatible(saved: ExperimentConfig, requested: ExperimentConfig) -> str | N
     return None
 
 
-def _save_detector(detector: keras.Model, path: Path) -> None:
-    with atomic_path(path.with_suffix(".keras")) as tmp:
-        target = tmp.with_suffix(".keras")
-        detector.save(target)
-        target.replace(tmp)
+def _save_atomically(path: Path, save: Callable[[Path], None]) -> None:
+    """Write with `save` to a temporary file, then rename onto `path`.
+
+    Keras picks the format from the file name, so the staged file keeps the target's suffixes
+    (`.keras`, `.weights.h5`).
+    """
+    with atomic_path(path) as tmp:
+        staged = tmp.with_name(tmp.name + "".join(path.suffixes))
+        save(staged)
+        staged.replace(tmp)
 
 
 def train(
@@ -205,18 +211,15 @@ def train(
             state.epochs_done = epoch + 1
             state.schedule = schedule.state_dict()
             state.history.append(logs)
-            with atomic_path(run.weights_path) as tmp:
-                target = tmp.with_name(tmp.name + ".weights.h5")
-                trainer.save_weights(target)
-                target.replace(tmp)
-            _save_detector(detector, run.last_model_path)
+            _save_atomically(run.weights_path, trainer.save_weights)
+            _save_atomically(run.last_model_path, detector.save)
             is_best = selected is not None and math.isfinite(selected) and (
                 state.best_metric is None or selected > state.best_metric
             )
             if is_best or (state.best_metric is None and selected is None):
                 state.best_metric = selected
                 state.best_epoch = epoch + 1
-                _save_detector(detector, run.best_model_path)
+                _save_atomically(run.best_model_path, detector.save)
             state.finished = state.epochs_done == tcfg.epochs
             run.save_state(state)
             if progress:
