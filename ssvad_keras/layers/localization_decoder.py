@@ -70,8 +70,9 @@ def subpixel_conv3d_transpose(inputs, kernel, strides: Sequence[int]):
     # Combined kernel (dt, dh, dw, C_in, rt, rh, rw, C_out) from the transposed-conv taps.
     combined = ops.einsum(
         "tak,hbl,wcm,klmoi->thwiabco",
-        selections[0], selections[1], selections[2], kernel,
+        selections[0], selections[1], selections[2], ops.cast(kernel, "float32"),
     )
+    combined = ops.cast(combined, inputs.dtype)  # float16 under mixed precision
     windows = [sel.shape[0] for sel in selections]
     phases = strides[0] * strides[1] * strides[2]
     combined = ops.reshape(combined, (*windows, c_in, phases * c_out))
@@ -94,7 +95,7 @@ class SubpixelConv3DTranspose(keras.layers.Conv3DTranspose):
     def call(self, inputs):
         outputs = subpixel_conv3d_transpose(inputs, self.kernel, self.strides)
         if self.use_bias:
-            outputs = outputs + self.bias
+            outputs = outputs + ops.cast(self.bias, outputs.dtype)
         if self.activation is not None:
             return self.activation(outputs)
         return outputs

@@ -63,6 +63,11 @@ class SameMaxPool3D(keras.layers.Layer):
             raise ValueError(f"{self.name}: time, height and width must be static, got {spatial}")
         pads = [same_padding(n, k, s) for n, k, s in zip(spatial, self.pool_size, self.strides, strict=True)]
         x = ops.pad(inputs, [(0, 0), *pads, (0, 0)])
+        if x.dtype == "float16":
+            # TensorFlow's CPU MaxPool3D has no float16 kernel; max is exact in float32, so
+            # mixed precision pools there and casts back (a memory-bound op, cheap on GPU).
+            pooled = ops.max_pool(ops.cast(x, "float32"), self.pool_size, self.strides, padding="valid")
+            return ops.cast(pooled, "float16")
         return ops.max_pool(x, self.pool_size, self.strides, padding="valid")
 
     def compute_output_shape(self, input_shape):

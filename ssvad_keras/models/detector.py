@@ -103,8 +103,10 @@ class VideoCapsuleDetector(keras.Model):
         self.primary_capsules = PrimaryCapsules(
             primary_types, pose_size, primary_kernel, name="primary_capsules"
         )
+        # Routing runs in float32 under mixed precision: the released EM divides by a
+        # near-zero "std" (SPEC 2) that float16 flushes to zero.
         self.class_capsules = ClassCapsules(
-            num_classes, pose_size, routing, routing_iterations, name="class_capsules"
+            num_classes, pose_size, routing, routing_iterations, dtype="float32", name="class_capsules"
         )
         self.capsule_masking = CapsuleMasking(name="capsule_masking")
         self.decoder = LocalizationDecoder(
@@ -169,10 +171,11 @@ class VideoCapsuleDetector(keras.Model):
             masked, mixed_4f, features["Conv3d_2c_3x3"], features["Conv3d_1a_7x7"],
             training=training,
         )
+        # Outputs in float32 whatever the compute policy: losses and masks are float32.
         return {
-            "class_scores": class_scores,
-            "features": class_activations,
-            "loc_logits": loc_logits,
+            "class_scores": ops.cast(class_scores, "float32"),
+            "features": ops.cast(class_activations, "float32"),
+            "loc_logits": ops.cast(loc_logits, "float32"),
         }
 
     def get_config(self):
