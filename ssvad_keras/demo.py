@@ -56,9 +56,8 @@ def run_experiment(
     progress: bool = True,
 ) -> DemoRun:
     """Train one configuration on the synthetic benchmark and evaluate it on val and test."""
-    import keras
-
     from ssvad_keras.inference.evaluate import evaluate_model
+    from ssvad_keras.models import load_detector
     from ssvad_keras.training import train
 
     base = configs_dir() / "synthetic.toml"
@@ -66,7 +65,7 @@ def run_experiment(
     cfg = load_config(files, overrides={"train.seed": seed, "train.epochs": epochs, "name": name})
     run_dir = out / name
     result = train(cfg, data_dir=data_dir, labeled_fraction=labeled_fraction, out=run_dir, progress=progress)
-    detector = keras.saving.load_model(result.run_dir / "best.keras", safe_mode=True)
+    detector = load_detector(result.run_dir / "best.keras")
     from ssvad_keras.data import read_manifest, read_split
     from tfrecords_tools.splits import split_path
 

@@ -213,8 +213,9 @@ def train(
             state.history.append(logs)
             _save_atomically(run.weights_path, trainer.save_weights)
             _save_atomically(run.last_model_path, detector.save)
+            # Ties go to the later (longer-trained) epoch.
             is_best = selected is not None and math.isfinite(selected) and (
-                state.best_metric is None or selected > state.best_metric
+                state.best_metric is None or selected >= state.best_metric
             )
             if is_best or (state.best_metric is None and selected is None):
                 state.best_metric = selected
