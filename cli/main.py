@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from ssvad_cli import commands_data, commands_detect, commands_eval, commands_model, commands_train
-from ssvad_cli._common import console, fail
+from ssvad_cli._common import console, err_console, fail
 from ssvad_keras import __version__
 from ssvad_keras.errors import SsvadError
 
@@ -35,6 +35,10 @@ def _root(
     ),
 ) -> None:
     """Semi-supervised video action detection in Keras 3."""
+    from ssvad_keras.io import tensorflow_io_problem
+
+    if problem := tensorflow_io_problem():
+        err_console.print(f"[yellow]warning:[/] {problem}", highlight=False, soft_wrap=True)
 
 
 commands_data.register(app)

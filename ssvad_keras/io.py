@@ -125,3 +125,48 @@ def load_pickle_restricted(path: str | os.PathLike) -> Any:
         raise DataError(f"unsafe or invalid pickle: {err}", path) from None
     except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as err:
         raise DataError(f"not a readable pickle ({type(err).__name__}: {err})", path) from None
+
+
+def tensorflow_io_problem() -> str | None:
+    """One line describing why an installed tensorflow-io cannot be used, or None.
+
+    tensorflow-io is optional (the `s3` extra) and only provides remote file systems. Its last
+    release (0.37.1) loads only with TensorFlow 2.17; with newer TensorFlow its ops fail with
+    undefined symbols. None when it is not installed or loads fine.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("tensorflow_io") is None:
+        return None
+    try:
+        import tensorflow_io  # noqa: F401
+        import tensorflow_io.python.ops  # noqa: F401  (loads the native op library)
+    except Exception as err:  # any failure to load the native library
+        import tensorflow as tf
+
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        return (
+            f"tensorflow-io is installed but cannot load with TensorFlow {tf.__version__} "
+            f"({first[:160]}); remote file systems such as s3:// are unavailable, local files "
+            "work. Install the matching pair with: pip install 'ssvad-keras[s3]'"
+        )
+    return None
+
+
+def check_local_path(path: str | os.PathLike, what: str = "path") -> Path:
+    """A local path, or a one-line error for a remote URL (s3://, gs://, hdfs://).
+
+    Datasets and runs are read and written through the local file system; remote storage needs
+    a mount (e.g. s3fs) or a local copy.
+    """
+    text = str(path)
+    if "://" in text:
+        scheme = text.split("://", 1)[0]
+        problem = tensorflow_io_problem() if scheme == "s3" else None
+        hint = f" ({problem})" if problem else ""
+        raise DataError(
+            f"{what} must be a local path; {scheme}:// storage is not read directly: mount it or "
+            f"copy it locally{hint}",
+            text,
+        )
+    return Path(path)

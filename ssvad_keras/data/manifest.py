@@ -20,7 +20,7 @@ from typing import Any
 
 from ssvad_keras.data import schema
 from ssvad_keras.errors import DataError
-from ssvad_keras.io import read_json
+from ssvad_keras.io import check_local_path, read_json
 
 _MANIFEST_KEYS = ("format_version", "classes", "splits")
 _SPLIT_KEYS = ("shards", "num_videos", "video_ids")
@@ -121,7 +121,7 @@ def read_manifest(data_dir: str | os.PathLike) -> Manifest:
     >>> manifest.num_classes, manifest.split("train").num_videos  # doctest: +SKIP
     (5, 80)
     """
-    data_dir = Path(data_dir)
+    data_dir = check_local_path(data_dir, "the data directory")
     path = data_dir / schema.MANIFEST
     if not data_dir.is_dir():
         raise DataError("dataset folder not found", data_dir)
