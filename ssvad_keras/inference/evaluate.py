@@ -10,6 +10,7 @@ evaluate --checkpoint`) adds the standard ACT frame-AP/video-AP and writes `dets
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,14 +129,22 @@ def predict_videos(
             bar.update(task, advance=1)
 
 
+_FORWARDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def _compiled_forward(detector: keras.Model):
+    """The detector's inference function, traced once per detector (validation runs every epoch)."""
     import tensorflow as tf
 
-    @tf.function(reduce_retracing=True)
-    def forward(clip):
-        out = detector(clip, training=False)
-        return {"class_scores": out["class_scores"], "loc_probs": tf.sigmoid(out["loc_logits"])}
+    forward = _FORWARDS.get(detector)
+    if forward is None:
 
+        @tf.function(reduce_retracing=True)
+        def forward(clip):
+            out = detector(clip, training=False)
+            return {"class_scores": out["class_scores"], "loc_probs": tf.sigmoid(out["loc_logits"])}
+
+        _FORWARDS[detector] = forward
     return forward
 
 
