@@ -156,7 +156,7 @@ def train(
         )
         optimizer = keras.optimizers.Adam(schedule.learning_rate, epsilon=tcfg.adam_epsilon)
         trainer.compile(optimizer=optimizer, jit_compile=tcfg.jit_compile)
-        sample = next(iter(_epoch_dataset(data_dir, split, config, num_classes, 0).take(1)))
+        sample = next(iter(_epoch_dataset(data_dir, split, config, num_classes, 0)[0].take(1)))
         trainer.compute_losses(sample, training=False)  # builds every variable
         optimizer.build(detector.trainable_variables)
         if state.epochs_done > 0:
@@ -174,13 +174,14 @@ def train(
         for epoch in range(state.epochs_done, tcfg.epochs):
             trainer.epoch.assign(float(epoch))
             optimizer.learning_rate.assign(schedule.learning_rate)
-            dataset = _epoch_dataset(data_dir, split, config, num_classes, epoch)
+            dataset, steps = _epoch_dataset(data_dir, split, config, num_classes, epoch)
             guard = NonFiniteGuard(epoch, components)
             epoch_start = time.perf_counter()
             with progress_bar(progress) as bar:
-                bars = [RichProgress(bar, epoch, tcfg.epochs, tcfg.steps_per_epoch)]
+                bars = [RichProgress(bar, epoch, tcfg.epochs, steps)]
                 history = trainer.fit(
                     dataset,
+                    steps_per_epoch=steps,
                     epochs=epoch + 1,
                     initial_epoch=epoch,
                     verbose=0,
@@ -243,7 +244,8 @@ def train(
 
 
 def _epoch_dataset(data_dir, split, config: ExperimentConfig, num_classes: int, epoch: int):
-    """This epoch's stream, seeded by (seed, epoch) so resuming reproduces the data order.
+    """This epoch's stream and its number of steps, seeded by (seed, epoch) so resuming
+    reproduces the data order.
 
     The supervised-only baseline runs as many steps per epoch as the semi-supervised run on the
     same split (one pass over the unlabeled videos; at least one pass over the labeled ones),
@@ -265,4 +267,6 @@ def _epoch_dataset(data_dir, split, config: ExperimentConfig, num_classes: int, 
     )
     if supervised_only or config.train.steps_per_epoch:
         ds = ds.repeat().take(steps)
-    return ds
+    else:
+        steps = train_steps_per_epoch(data_dir, split, config.data)
+    return ds, steps
