@@ -47,8 +47,11 @@ def read_puppet_mask(path: Path, num_frames: int, size: tuple[int, int]) -> np.n
     """
     require_file(path, "puppet mask")
     try:
+        # MATLAB v7.3 files are HDF5 containers that scipy cannot read: say so plainly.
+        if scipy.io.matlab.matfile_version(str(path))[0] == 2:
+            raise DataError("MATLAB v7.3 (HDF5) .mat files are not supported; re-save with -v7", path)
         contents = scipy.io.loadmat(str(path))
-    except (ValueError, OSError, NotImplementedError, TypeError) as err:
+    except (ValueError, OSError, TypeError) as err:
         raise DataError(f"cannot read .mat file ({err})", path) from None
     if MASK_KEY not in contents:
         raise DataError(f"no variable '{MASK_KEY}'", path)
