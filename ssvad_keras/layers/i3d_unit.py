@@ -76,7 +76,28 @@ class SameConv3D(keras.layers.Conv3D):
     def convolution_op(self, inputs, kernel):
         if self.padding == "same" and max(self.strides) > 1:
             return strided_same_conv3d(inputs, kernel, self.strides)
+        if self.padding == "same" and all(d == 1 for d in self.dilation_rate):
+            return _cropped_same_conv3d(inputs, kernel)
         return super().convolution_op(inputs, kernel)
+
+
+def _cropped_same_conv3d(inputs, kernel):
+    """A stride-1 "SAME" 3D convolution that skips the taps that only ever see padding.
+
+    Along an axis shorter than the kernel (time is 1 step from `Mixed_4b` on at 8 frames),
+    the outer taps multiply zero padding at every output position; dropping them gives the
+    same result (their gradient stays exactly zero) at a fraction of the cost: 3x fewer MACs
+    for the 3x3x3 convolutions of `Mixed_4b`-`Mixed_4f`, forward and backward.
+    """
+    crops, pads = [], []
+    for n, k in zip(inputs.shape[1:4], kernel.shape[:3], strict=True):
+        before, after = same_padding(n, k, 1)
+        low, high = max(0, before - n + 1), min(k - 1, before + n - 1)  # taps reaching input
+        crops.append(slice(low, high + 1))
+        pads.append((before - low, after - (k - 1 - high)))
+    kernel = kernel[tuple(crops)]
+    x = ops.pad(inputs, [(0, 0), *pads, (0, 0)])
+    return ops.conv(x, kernel, strides=1, padding="valid")
 
 
 @keras.saving.register_keras_serializable(package="ssvad")

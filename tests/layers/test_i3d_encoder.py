@@ -28,6 +28,53 @@ def test_max_pool_pads_with_zeros_not_minus_infinity():
     assert out[0, 0, 1, 1, 0] == 0.0
 
 
+@pytest.mark.parametrize(
+    ("size", "pool", "strides"),
+    [((4, 9, 9), (1, 3, 3), (1, 2, 2)), ((3, 6, 5), (3, 3, 3), (2, 1, 1)), ((5, 7, 8), (3, 3, 3), (2, 2, 2))],
+)
+def test_separable_max_pool_equals_max_pool3d_with_its_gradient(size, pool, strides):
+    import tensorflow as tf
+
+    x = tf.constant(np.random.default_rng(1).normal(size=(2, *size, 3)).astype("float32"))
+    pads = [same_padding(n, k, s) for n, k, s in zip(size, pool, strides, strict=True)]
+    weights = tf.constant(np.random.default_rng(2).normal(size=(2, *(-(-n // s) for n, s in zip(size, strides, strict=True)), 3)).astype("float32"))
+
+    def gradient(fn):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = fn(x)
+            loss = tf.reduce_sum(y * weights)
+        return y.numpy(), tape.gradient(loss, x).numpy()
+
+    got, got_grad = gradient(SameMaxPool3D(pool, strides))
+    expected, expected_grad = gradient(
+        lambda v: tf.nn.max_pool3d(tf.pad(v, [(0, 0), *pads, (0, 0)]), pool, strides, "VALID")
+    )
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_allclose(got_grad, expected_grad, atol=1e-6)  # no ties in random normals
+
+
+@pytest.mark.parametrize(
+    ("size", "kernel"), [((1, 5, 6), (3, 3, 3)), ((2, 1, 4), (3, 5, 3)), ((3, 3, 3), (3, 3, 3))]
+)
+def test_stride_one_conv_skips_padding_only_taps_exactly(size, kernel):
+    import tensorflow as tf
+
+    from ssvad_keras.layers.i3d_unit import SameConv3D
+
+    layer = SameConv3D(4, kernel, padding="same")
+    x = tf.constant(np.random.default_rng(0).normal(size=(2, *size, 3)).astype("float32"))
+    with tf.GradientTape() as tape:
+        got = layer(x)
+        loss = tf.reduce_sum(got**2)
+    kernel_grad = tape.gradient(loss, layer.kernel).numpy()
+    expected = tf.nn.conv3d(x, layer.kernel, [1] * 5, "SAME")
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), atol=1e-5)
+    # Taps that only ever meet padding get exactly no gradient (time axis of length 1: t != 1).
+    if size[0] == 1:
+        assert not kernel_grad[[0, 2]].any() and kernel_grad[1].any()
+
+
 def test_unit_strides_and_channels():
     unit = I3DUnit(6, kernel_size=(3, 3, 3), strides=(2, 1, 1))
     out = unit(np.random.rand(2, 5, 7, 7, 3).astype("float32"))
