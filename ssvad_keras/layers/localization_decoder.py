@@ -9,7 +9,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from ssvad_keras.layers.same_max_pool3d import same_padding
+from ssvad_keras.layers.same_max_pool3d import _slice_axis, same_padding
 
 
 def _upsampling_geometry(current: Sequence[int], target: Sequence[int]) -> tuple[tuple, tuple]:
@@ -210,11 +210,25 @@ def fused_upsample_smooth(
             lambda args: ops.conv(args[0][None], args[1], strides=1, padding="valid")[0],
             (x, fused),
         )
-    phases = strides[0] * strides[1] * strides[2]
-    shift = ops.einsum("aqr,bst,cuv->abcqsurtv", z_t, z_h, z_w)
-    shift = ops.reshape(shift, (*shift.shape[:3], pairs, phases))
-    pair_maps = ops.pad(pair_maps, [(0, 0), shift_t, shift_h, shift_w, (0, 0)])
-    y = ops.conv(pair_maps, ops.cast(shift, pair_maps.dtype), strides=1, padding="valid")
+    # Shift-and-sum the pairs into output phases, one axis at a time (the 0/1 table is a product
+    # over axes): for each offset e, a slice of the zero-padded maps mixed by a small constant
+    # matrix. Slices and constant mixes keep no activations for the backward pass, where a
+    # 3x3x3 convolution over the 64 pair maps made TensorFlow's CPU kernels build im2col
+    # buffers of ~350 MB per clip.
+    y = ops.reshape(pair_maps, (-1, *sizes, a_t.shape[2], a_h.shape[2], a_w.shape[2]))
+    specs = ("bthwqxy,qr->bthwrxy", "bthwxqy,qr->bthwxry", "bthwxyq,qr->bthwxyr")
+    for axis, (z, pads, spec) in enumerate(
+        zip((z_t, z_h, z_w), (shift_t, shift_h, shift_w), specs, strict=True), 1
+    ):
+        padding = [(0, 0)] * 7
+        padding[axis] = pads
+        padded = ops.pad(y, padding)
+        total = None
+        for e in range(z.shape[0]):
+            window = _slice_axis(padded, axis, e, sizes[axis - 1])
+            term = ops.einsum(spec, window, ops.cast(z[e], y.dtype))
+            total = term if total is None else total + term
+        y = total
     y = ops.reshape(y, (-1, *sizes, *strides))
     y = ops.transpose(y, (0, 1, 4, 2, 5, 3, 6))
     y = ops.reshape(y, (-1, sizes[0] * strides[0], sizes[1] * strides[1], sizes[2] * strides[2]))

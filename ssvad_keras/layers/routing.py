@@ -19,10 +19,29 @@ EM_INVERSE_TEMPERATURE = 1e-2
 _LN_2PI = math.log(2.0 * math.pi)
 
 
-def _gaussian_log_likelihood(votes, mean, variance):
-    """sum_h log N(V_ij^h | mu_j^h, sigma_j^h) for every (i, j): (n, I, J)."""
-    log_p = -ops.square(votes - mean) / (2.0 * variance) - 0.5 * ops.log(variance) - 0.5 * _LN_2PI
-    return ops.sum(log_p, axis=-1)
+def _m_step_moments(coeff, votes, epsilon: float):
+    """Weighted mean, squared deviations and variance of the votes (M-step).
+
+    `coeff` (n, I, J, 1) weights each vote; returns `mean` (n, 1, J, D), `(V - mean)^2`
+    (n, I, J, D) and `variance` (n, 1, J, D) = weighted mean of the squared deviations + eps.
+    The squared deviations are returned so that the E-step reuses them: every votes-sized
+    tensor kept for the backward pass costs 20 MB per clip at the paper's shapes.
+    """
+    mean = ops.sum(coeff * votes, axis=1, keepdims=True)
+    squared_deviations = ops.square(votes - mean)
+    variance = ops.sum(coeff * squared_deviations, axis=1, keepdims=True) + epsilon
+    return mean, squared_deviations, variance
+
+
+def _gaussian_log_likelihood(squared_deviations, variance):
+    """sum_h log N(V_ij^h | mu_j^h, sigma_j^h) for every (i, j): (n, I, J).
+
+    From the M-step's squared deviations `(V - mu)^2` and variances; the per-output terms
+    are summed over h before broadcasting, so no further votes-sized tensor is formed.
+    """
+    quadratic = ops.sum(squared_deviations * (-0.5 / variance), axis=-1)  # (n, I, J)
+    normaliser = ops.sum(-0.5 * ops.log(variance) - 0.5 * _LN_2PI, axis=-1)  # (n, 1, J)
+    return quadratic + normaliser
 
 
 def em_routing_released(
@@ -65,8 +84,7 @@ def em_routing_released(
         weighted = weighted / (ops.sum(weighted, axis=2, keepdims=True) + epsilon)
         r_sum = ops.sum(weighted, axis=1, keepdims=True)  # (n, 1, J)
         coeff = ops.expand_dims(weighted / (r_sum + epsilon), -1)
-        mean = ops.sum(coeff * votes, axis=1, keepdims=True)  # (n, 1, J, D)
-        variance = ops.sum(coeff * ops.square(votes - mean), axis=1, keepdims=True) + epsilon
+        mean, squared_deviations, variance = _m_step_moments(coeff, votes, epsilon)  # (n, 1, J, D)
         cost = (beta_u + 0.5 * ops.log(variance[:, 0])) * ops.transpose(r_sum, (0, 2, 1))
         cost = ops.sum(cost, axis=-1)  # (n, J)
         cost_mean = ops.mean(cost, axis=1, keepdims=True)
@@ -81,7 +99,7 @@ def em_routing_released(
         )
         if iteration < iterations - 1:
             # E-step (released `e_step`).
-            log_ap = _gaussian_log_likelihood(votes, mean, variance) + ops.log(
+            log_ap = _gaussian_log_likelihood(squared_deviations, variance) + ops.log(
                 epsilon + ops.expand_dims(activations, 1)
             )
             r = ops.softmax(log_ap, axis=2)
@@ -112,12 +130,11 @@ def em_routing(
         weighted = r * a_in
         r_sum = ops.sum(weighted, axis=1, keepdims=True)  # (n, 1, J)
         coeff = ops.expand_dims(weighted / (r_sum + epsilon), -1)
-        mean = ops.sum(coeff * votes, axis=1, keepdims=True)
-        variance = ops.sum(coeff * ops.square(votes - mean), axis=1, keepdims=True) + epsilon
+        mean, squared_deviations, variance = _m_step_moments(coeff, votes, epsilon)
         cost = (beta_u + 0.5 * ops.log(variance[:, 0])) * ops.transpose(r_sum, (0, 2, 1))
         activations = ops.sigmoid(inverse_temperature * (beta_a - ops.sum(cost, axis=-1)))
         if iteration < iterations - 1:
-            log_ap = _gaussian_log_likelihood(votes, mean, variance) + ops.log(
+            log_ap = _gaussian_log_likelihood(squared_deviations, variance) + ops.log(
                 epsilon + ops.expand_dims(activations, 1)
             )
             r = ops.softmax(log_ap, axis=2)
