@@ -211,24 +211,24 @@ def fused_upsample_smooth(
             (x, fused),
         )
     # Shift-and-sum the pairs into output phases, one axis at a time (the 0/1 table is a product
-    # over axes): for each offset e, a slice of the zero-padded maps mixed by a small constant
-    # matrix. Slices and constant mixes keep no activations for the backward pass, where a
-    # 3x3x3 convolution over the 64 pair maps made TensorFlow's CPU kernels build im2col
-    # buffers of ~350 MB per clip.
+    # over axes): phase r along an axis is the sum, over its pairs (e, r), of that pair's map
+    # shifted by e cells (zero beyond the axis). Slices and adds keep no activations for the
+    # backward pass, where a 3x3x3 convolution over the 64 pair maps made TensorFlow's CPU
+    # kernels build im2col buffers of ~350 MB per clip.
     y = ops.reshape(pair_maps, (-1, *sizes, a_t.shape[2], a_h.shape[2], a_w.shape[2]))
-    specs = ("bthwqxy,qr->bthwrxy", "bthwxqy,qr->bthwxry", "bthwxyq,qr->bthwxyr")
-    for axis, (z, pads, spec) in enumerate(
-        zip((z_t, z_h, z_w), (shift_t, shift_h, shift_w), specs, strict=True), 1
-    ):
+    for axis, (z, pads) in enumerate(zip((z_t, z_h, z_w), (shift_t, shift_h, shift_w), strict=True), 1):
         padding = [(0, 0)] * 7
         padding[axis] = pads
         padded = ops.pad(y, padding)
-        total = None
-        for e in range(z.shape[0]):
-            window = _slice_axis(padded, axis, e, sizes[axis - 1])
-            term = ops.einsum(spec, window, ops.cast(z[e], y.dtype))
-            total = term if total is None else total + term
-        y = total
+        group = axis + 3  # this axis' pair index among the trailing dimensions
+        phases_out = []
+        for r in range(z.shape[2]):
+            total = None
+            for e, q in zip(*np.nonzero(z[:, :, r]), strict=True):
+                term = _slice_axis(_slice_axis(padded, axis, int(e), sizes[axis - 1]), group, int(q), 1)
+                total = term if total is None else total + term
+            phases_out.append(total)
+        y = ops.concatenate(phases_out, axis=group)
     y = ops.reshape(y, (-1, *sizes, *strides))
     y = ops.transpose(y, (0, 1, 4, 2, 5, 3, 6))
     y = ops.reshape(y, (-1, sizes[0] * strides[0], sizes[1] * strides[1], sizes[2] * strides[2]))
