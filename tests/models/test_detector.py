@@ -47,6 +47,9 @@ def test_output_shapes(clip, variant, grid):
 
 
 def test_masking_inputs_select_the_decoded_class():
+    # Seeded initialisation: with an unlucky random one, the ReLU after the 4-channel capsule
+    # upsampling can pass almost nothing, and the class mask then barely moves the logits.
+    keras.utils.set_random_seed(7)
     det = _detector()
     clip = _clip()
     plain = det(clip)
