@@ -9,7 +9,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from ssvad_keras.layers.same_max_pool3d import _slice_axis, same_padding
+from ssvad_keras.layers.same_max_pool3d import same_padding, slice_axis
 
 
 def _upsampling_geometry(current: Sequence[int], target: Sequence[int]) -> tuple[tuple, tuple]:
@@ -82,11 +82,9 @@ def subpixel_conv3d_transpose(inputs, kernel, strides: Sequence[int]):
         phase_kernel = ops.cast(
             ops.einsum("ak,bl,cm,klmio->abcio", t_sel, h_sel, w_sel, w), inputs.dtype
         )
-        window = ops.slice(
-            x, (0, t0, h0, w0, 0),
-            (-1 if x.shape[0] is None else x.shape[0],
-             sizes[0] + tn - 1, sizes[1] + hn - 1, sizes[2] + wn - 1, x.shape[4]),
-        )
+        window = x
+        for axis, (start, taps) in enumerate(((t0, tn), (h0, hn), (w0, wn)), 1):
+            window = slice_axis(window, axis, start, sizes[axis - 1] + taps - 1)
         outputs.append(ops.conv(window, phase_kernel, strides=1, padding="valid"))
     y = ops.stack(outputs, axis=4)  # (batch, T, H, W, phases, C_out), phases in (rt, rh, rw) order
     y = ops.reshape(y, (-1, *sizes, *strides, c_out))
@@ -225,7 +223,7 @@ def fused_upsample_smooth(
         for r in range(z.shape[2]):
             total = None
             for e, q in zip(*np.nonzero(z[:, :, r]), strict=True):
-                term = _slice_axis(_slice_axis(padded, axis, int(e), sizes[axis - 1]), group, int(q), 1)
+                term = slice_axis(slice_axis(padded, axis, int(e), sizes[axis - 1]), group, int(q), 1)
                 total = term if total is None else total + term
             phases_out.append(total)
         y = ops.concatenate(phases_out, axis=group)

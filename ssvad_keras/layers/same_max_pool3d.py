@@ -31,7 +31,7 @@ def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-def _slice_axis(x, axis: int, start: int, length: int):
+def slice_axis(x, axis: int, start: int, length: int):
     """`x[..., start : start + length, ...]` along `axis`, as a contiguous slice (cheap gradient)."""
     begin = [0] * len(x.shape)
     begin[axis] = start
@@ -86,12 +86,12 @@ class SameMaxPool3D(keras.layers.Layer):
             if length != cells * s:  # zeros past the last window, or cut what no window reads
                 pad = [(0, 0)] * 5
                 pad[axis] = (0, max(0, cells * s - length))
-                x = _slice_axis(ops.pad(x, pad), axis, 0, cells * s)
+                x = slice_axis(ops.pad(x, pad), axis, 0, cells * s)
             shape = [-1, *x.shape[1:]]
             folded = ops.reshape(x, (*shape[:axis], cells, s, *shape[axis + 1 :]))
             pooled = None
             for j in range(k):
-                window = _slice_axis(_slice_axis(folded, axis, j // s, out), axis + 1, j % s, 1)
+                window = slice_axis(slice_axis(folded, axis, j // s, out), axis + 1, j % s, 1)
                 pooled = window if pooled is None else ops.maximum(pooled, window)
             x = ops.squeeze(pooled, axis + 1)
         return x

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import TINY_DETECTOR
 from typer.testing import CliRunner
 
 from ssvad_cli.main import app
@@ -14,15 +15,7 @@ from ssvad_keras.evaluation import evaluate_detection_files, read_frame_detectio
 from ssvad_keras.inference.evaluate import evaluate_checkpoint, predict_videos
 from ssvad_keras.models import build_detector
 
-TINY = {
-    "data.input_size": [32, 32],
-    "model.encoder_width": 0.125,
-    "model.primary_kernel": 3,
-    "model.primary_types": 4,
-    "model.decoder_channels": 8,
-    "model.decoder_final_channels": 8,
-    "model.routing": "dynamic",
-}
+TINY = {**TINY_DETECTOR, "model.routing": "dynamic"}
 
 
 @pytest.fixture(scope="module")
