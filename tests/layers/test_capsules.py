@@ -88,3 +88,34 @@ def test_subpixel_transposed_conv_equals_keras_conv3d_transpose(size, kernel, st
     got = subpixel_conv3d_transpose(x, layer.kernel, strides) + layer.bias
     assert tuple(got.shape) == tuple(expected.shape)
     np.testing.assert_allclose(ops.convert_to_numpy(got), ops.convert_to_numpy(expected), atol=1e-5)
+
+
+@pytest.mark.parametrize("routing", ["em_released", "em", "dynamic"])
+@pytest.mark.parametrize("graph", [False, True])
+def test_rematerialised_routing_keeps_values_and_gradients(routing, graph):
+    import tensorflow as tf
+
+    rng = np.random.default_rng(3)
+    poses = tf.constant(rng.normal(size=(2, 3, 2, 6, 16)).astype("float32"))
+    acts = tf.constant(rng.uniform(size=(2, 3, 2, 6)).astype("float32"))
+    weights = tf.constant(rng.normal(size=(2, 3, 2, 5, 16)).astype("float32"))
+    plain = ClassCapsules(5, routing=routing, rematerialize=False)
+    plain(poses, acts)
+    remat = ClassCapsules.from_config({**plain.get_config(), "rematerialize": True})
+    remat(poses, acts)
+    remat.set_weights(plain.get_weights())
+
+    def run(caps):
+        def step():
+            with tf.GradientTape() as tape:
+                tape.watch([poses, acts])
+                out_poses, out_acts = caps(poses, acts)
+                loss = tf.reduce_sum(out_poses * weights) + tf.reduce_sum(out_acts * weights[..., 0])
+            return out_poses, out_acts, tape.gradient(loss, [poses, acts, *caps.trainable_variables])
+
+        out_poses, out_acts, grads = (tf.function(step) if graph else step)()
+        assert len(grads) == (3 if routing == "dynamic" else 5) and all(g is not None for g in grads)
+        return [out_poses.numpy(), out_acts.numpy()] + [g.numpy() for g in grads]
+
+    for got, expected in zip(run(remat), run(plain), strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
