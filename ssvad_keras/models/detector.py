@@ -41,8 +41,9 @@ class VideoCapsuleDetector(keras.Model):
         num_classes: int. Action classes C.
         clip_shape: 4 ints. (T, H, W, 3) the model is built for. Defaults to (8, 224, 224, 3).
         encoder_variant, encoder_width, encoder_dropout, pixel_range, primary_kernel,
-        primary_types, pose_size, routing, routing_iterations, decoder_channels,
-        decoder_final_channels, decoder_dropout: as `ssvad_keras.config.ModelConfig`.
+        primary_types, pose_size, routing, routing_iterations, rematerialize_routing,
+        decoder_channels, decoder_final_channels, decoder_dropout: as
+        `ssvad_keras.config.ModelConfig`.
         seed: int or None. Seed of the two 3D dropouts. Defaults to `None`.
         **kwargs: standard `keras.Model` arguments.
 
@@ -69,6 +70,7 @@ class VideoCapsuleDetector(keras.Model):
         pose_size: int = 4,
         routing: str = "em_released",
         routing_iterations: int = 3,
+        rematerialize_routing: bool = True,
         decoder_channels: int = 64,
         decoder_final_channels: int = 128,
         decoder_dropout: float = 0.5,
@@ -91,6 +93,7 @@ class VideoCapsuleDetector(keras.Model):
         self.pose_size = int(pose_size)
         self.routing = routing
         self.routing_iterations = int(routing_iterations)
+        self.rematerialize_routing = bool(rematerialize_routing)
         self.decoder_channels = int(decoder_channels)
         self.decoder_final_channels = int(decoder_final_channels)
         self.decoder_dropout = float(decoder_dropout)
@@ -106,7 +109,13 @@ class VideoCapsuleDetector(keras.Model):
         # Routing runs in float32 under mixed precision: the released EM divides by a
         # near-zero "std" (SPEC 2) that float16 flushes to zero.
         self.class_capsules = ClassCapsules(
-            num_classes, pose_size, routing, routing_iterations, dtype="float32", name="class_capsules"
+            num_classes,
+            pose_size,
+            routing,
+            routing_iterations,
+            rematerialize=rematerialize_routing,
+            dtype="float32",
+            name="class_capsules",
         )
         self.capsule_masking = CapsuleMasking(name="capsule_masking")
         self.decoder = LocalizationDecoder(
@@ -192,6 +201,7 @@ class VideoCapsuleDetector(keras.Model):
             "pose_size": self.pose_size,
             "routing": self.routing,
             "routing_iterations": self.routing_iterations,
+            "rematerialize_routing": self.rematerialize_routing,
             "decoder_channels": self.decoder_channels,
             "decoder_final_channels": self.decoder_final_channels,
             "decoder_dropout": self.decoder_dropout,
@@ -260,6 +270,7 @@ def build_detector(
         pose_size=model_config.pose_size,
         routing=model_config.routing,
         routing_iterations=model_config.routing_iterations,
+        rematerialize_routing=model_config.rematerialize_routing,
         decoder_channels=model_config.decoder_channels,
         decoder_final_channels=model_config.decoder_final_channels,
         decoder_dropout=model_config.decoder_dropout,

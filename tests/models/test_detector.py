@@ -109,6 +109,14 @@ def test_build_from_model_config_needs_input_shape():
         build_detector(config=config, num_classes=2)
 
 
+def test_routing_rematerialisation_comes_from_the_config_and_survives_saving():
+    assert build_detector(config=ModelConfig(**SMALL), num_classes=2, input_shape=(8, 32, 32)).class_capsules.rematerialize
+    config = ModelConfig(**SMALL, rematerialize_routing=False)
+    det = build_detector(config=config, num_classes=2, input_shape=(8, 32, 32))
+    assert det.class_capsules.rematerialize is False
+    assert type(det).from_config(det.get_config()).class_capsules.rematerialize is False
+
+
 def test_keras_archive_round_trip_with_safe_mode(tmp_path):
     det = _detector(routing="dynamic")
     clip = _clip()
