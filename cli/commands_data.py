@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 from typing import Annotated
 
@@ -146,6 +147,11 @@ def prepare_youtube_vos(
     ))
 
 
+class AnnotationChoice(enum.StrEnum):
+    masks = "masks"
+    boxes = "boxes"
+
+
 @prepare_app.command("synthetic")
 def prepare_synthetic(
     out: Out,
@@ -157,6 +163,13 @@ def prepare_synthetic(
         int, typer.Option("--test-videos", min=1, help="Test videos.")
     ] = synthetic.DEFAULT_TEST_VIDEOS,
     frame_size: FrameSize = None,
+    annotation: Annotated[
+        AnnotationChoice,
+        typer.Option(
+            help="masks: silhouettes and boxes (JHMDB-21-like); boxes: boxes only, used as filled "
+            "boxes (UCF101-24-like, what `make demo` trains on).",
+        ),
+    ] = AnnotationChoice.masks,
     workers: Workers = 1,
     shards: Shards = None,
     overwrite: Overwrite = False,
@@ -167,7 +180,8 @@ def prepare_synthetic(
     """The built-in synthetic benchmark: 5 actions, generated procedurally, no downloads."""
     print_summary(synthetic.generate_synthetic(
         out, seed, num_train=videos, num_test=test_videos,
-        frame_size=frame_size or synthetic.DEFAULT_FRAME_SIZE, workers=workers, shards=shards,
+        frame_size=frame_size or synthetic.DEFAULT_FRAME_SIZE, annotation=annotation.value,
+        workers=workers, shards=shards,
         overwrite=overwrite, labeled=labeled or (0.2,), val_fraction=val_fraction,
         progress=not quiet,
     ))

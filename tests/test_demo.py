@@ -22,4 +22,4 @@ def test_demo_table_shows_both_runs_side_by_side_in_percent():
     text = console.export_text()
     assert "supervised-20" in text and "semi-supervised-20" in text
     assert "12.5" in text and "75.0" in text and "40.0" in text and "333s" in text
-    assert "localization accuracy" in text
+    assert "localization accuracy" in text and "boxes ground truth" in text

@@ -205,3 +205,17 @@ def test_foreign_non_empty_output_folder_is_not_replaced(tmp_path):
     assert isinstance(result.exception, DataError)
     assert "out: output exists but is not a complete converted dataset" in str(result.exception)
     assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_synthetic_rerun_with_another_annotation_is_refused_in_one_line(tmp_path):
+    out = tmp_path / "synthetic"
+    args = ["prepare", "synthetic", "--out", str(out), "--videos", "5", "--test-videos", "1",
+            "--frame-size", "32", "32", "--quiet"]
+    assert CliRunner().invoke(app, [*args, "--annotation", "boxes"]).exit_code == 0
+    manifest = (out / "dataset.json").read_bytes()
+    result = CliRunner().invoke(app, [*args, "--annotation", "masks"])
+    assert result.exit_code != 0 and isinstance(result.exception, DataError)
+    message = str(result.exception)
+    assert "\n" not in message and message.startswith(str(out / "dataset.json"))
+    assert "annotation 'boxes' (asked 'masks')" in message
+    assert (out / "dataset.json").read_bytes() == manifest

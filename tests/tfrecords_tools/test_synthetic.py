@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 from prepare_fixtures import read_split_records
 
 from tfrecords_tools.synthetic import CLASSES, generate_synthetic, render_synthetic_video
@@ -78,3 +79,50 @@ def test_shared_tiny_dataset_fixture_has_a_default_split(tiny_synthetic_dataset)
     assert manifest["splits"]["train"]["num_videos"] == 10 and manifest["frame_size"] == [32, 32]
     split = json.loads((tiny_synthetic_dataset / "splits" / "labeled-0.20-seed0.json").read_text())
     assert len(split["labeled"]) + len(split["unlabeled"]) + len(split["val"]) == 10
+
+
+def test_box_annotation_keeps_pixels_and_boxes_and_drops_the_masks():
+    masks, boxes = _render(21, 3, untrimmed_probability=1.0), _render(21, 3, untrimmed_probability=1.0, annotation="boxes")
+    assert boxes.masks is None and masks.masks is not None
+    assert all(np.array_equal(a, b) for a, b in zip(masks.frames, boxes.frames, strict=True))
+    assert all(np.array_equal(a, b) for a, b in zip(masks.boxes, boxes.boxes, strict=True))
+    assert masks.annotated == boxes.annotated
+
+
+def test_box_benchmark_records_have_no_masks_and_trains_on_filled_boxes(tmp_path):
+    from ssvad_keras.config import DataConfig
+    from ssvad_keras.data import train_dataset
+
+    out = tmp_path / "boxes"
+    generate_synthetic(out, seed=4, num_train=10, num_test=2, frame_size=(32, 32), annotation="boxes", progress=False)
+    manifest = json.loads((out / "dataset.json").read_text())
+    assert manifest["options"]["annotation"] == "boxes"
+    records = read_split_records(out, "train")
+    assert all(r["has_boxes"] and not r["has_masks"] for r in records.values())
+    cfg = DataConfig(input_size=(32, 32), labeled_per_batch=2, unlabeled_per_batch=0)
+    batch = next(iter(train_dataset(out, "labeled-0.20-seed4", cfg, seed=0)))
+    for clip_mask, valid in zip(batch["mask"].numpy()[..., 0], batch["frame_valid"].numpy(), strict=True):
+        for frame, annotated in zip(clip_mask, valid, strict=True):
+            if not annotated or not frame.any():
+                continue
+            ys, xs = np.nonzero(frame)
+            # A filled rectangle: every pixel of its bounding box is on.
+            assert frame[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].all()
+
+
+def test_a_benchmark_generated_with_other_settings_is_not_silently_reused(tmp_path):
+    from ssvad_keras.errors import DataError
+
+    out = tmp_path / "synthetic"
+    generate_synthetic(out, seed=5, num_train=5, num_test=1, frame_size=(32, 32), progress=False)
+    before = (out / "dataset.json").read_bytes()
+    with pytest.raises(DataError, match=r"dataset\.json.*annotation 'masks' \(asked 'boxes'\)"):
+        generate_synthetic(out, seed=5, num_train=5, num_test=1, frame_size=(32, 32), annotation="boxes", progress=False)
+    assert (out / "dataset.json").read_bytes() == before
+    with pytest.raises(DataError, match=r"seed 5 \(asked 6\)"):
+        generate_synthetic(out, seed=6, num_train=5, num_test=1, frame_size=(32, 32), progress=False)
+    replaced = generate_synthetic(
+        out, seed=5, num_train=5, num_test=1, frame_size=(32, 32), annotation="boxes", overwrite=True, progress=False
+    )
+    assert not replaced.already_complete
+    assert json.loads((out / "dataset.json").read_text())["options"]["annotation"] == "boxes"
