@@ -87,8 +87,8 @@ class ModelConfig(_Section):
     rematerialize_routing: bool = Field(
         True,
         description="Recompute the class-capsule routing in the backward pass instead of keeping "
-        "its votes-sized intermediates: -1.1 GB peak at the paper preset's batch for +1-3 s per "
-        "step on 2 CPU cores (README, Benchmarks). Values and gradients are unchanged.",
+        "its votes-sized intermediates: 0.8-1.2 GB less peak memory at the paper preset's batch "
+        "for 1.3-2.6 s more per step on 2 CPU cores (README, Benchmarks). Values and gradients are unchanged.",
     )
     decoder_channels: int = Field(64, ge=1)
     decoder_final_channels: int = Field(128, ge=1)
