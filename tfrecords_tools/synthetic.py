@@ -32,6 +32,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ssvad_keras.data import schema
 from ssvad_keras.errors import ConfigError, DataError
 from tfrecords_tools.record import VideoRecord
 from tfrecords_tools.writer import ConversionSummary, is_complete, write_dataset
@@ -553,7 +554,7 @@ def _check_existing(out: Path, options: dict) -> None:
     """
     if not is_complete(out):
         return
-    manifest_path = out / "dataset.json"
+    manifest_path = out / schema.MANIFEST
     recorded = json.loads(manifest_path.read_text()).get("options", {})
     recorded = {"annotation": "masks", **recorded}
     differing = [key for key in _GENERATION_KEYS if recorded.get(key) != options[key]]

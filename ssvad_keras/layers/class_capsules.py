@@ -34,8 +34,9 @@ class ClassCapsules(keras.layers.Layer):
         rematerialize: bool. Recompute the routing's intermediates in the backward pass
             (`keras.remat`) instead of keeping them: every routing iteration keeps a few
             votes-sized tensors (20 MB per clip each at the paper's shapes), so this saves about
-            106 MB per clip, 1.7 GB at batch 8 with both views, for one extra routing forward
-            pass. Values and gradients are unchanged. Defaults to True.
+            106 MB per clip in TensorFlow's allocator statistics, 0.8-1.2 GB of peak memory at
+            the paper preset's batch 8 with both views, for one extra routing forward pass.
+            Values and gradients are unchanged. Defaults to True.
         **kwargs: standard `keras.layers.Layer` arguments.
 
     Call arguments:
