@@ -24,6 +24,7 @@ import statistics
 from pathlib import Path
 
 from ssvad_keras.demo import run_experiment
+from tfrecords_tools.synthetic import ANNOTATIONS, generate_synthetic
 
 RUNS = (
     ("supervised-20", 0.2, "table1_supervised.toml"),
@@ -38,12 +39,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=24)
     parser.add_argument("--out", type=Path, default=Path("runs/bench-semi-vs-sup"))
     parser.add_argument(
-        "--annotation", choices=("boxes", "masks"), default="boxes",
+        "--annotation", choices=ANNOTATIONS, default="boxes",
         help="ground truth of the synthetic benchmark: boxes (UCF101-24-like, the demo's) or masks",
     )
     args = parser.parse_args()
-
-    from tfrecords_tools.synthetic import generate_synthetic
 
     results: dict[str, list[dict]] = {name: [] for name, _, _ in RUNS}
     for seed in args.seeds:

@@ -147,9 +147,7 @@ def prepare_youtube_vos(
     ))
 
 
-class AnnotationChoice(enum.StrEnum):
-    masks = "masks"
-    boxes = "boxes"
+AnnotationChoice = enum.StrEnum("AnnotationChoice", {name: name for name in synthetic.ANNOTATIONS})
 
 
 @prepare_app.command("synthetic")

@@ -159,4 +159,5 @@ def convert_jhmdb_21(
         out, SOURCE, annotation.classes, sources, frame_size, options,
         strict=strict, workers=workers, shards=shards, overwrite=overwrite, labeled=labeled,
         seed=seed, val_fraction=val_fraction, progress=progress,
+        content_options={"frame_size": None, "split": None, "strict": None},
     )

@@ -22,7 +22,6 @@ depend on the number of workers.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Sequence
@@ -32,10 +31,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ssvad_keras.data import schema
-from ssvad_keras.errors import ConfigError, DataError
+from ssvad_keras.errors import ConfigError
 from tfrecords_tools.record import VideoRecord
-from tfrecords_tools.writer import ConversionSummary, is_complete, write_dataset
+from tfrecords_tools.writer import ConversionSummary, write_dataset
 
 SOURCE = "synthetic"
 CLASSES = ("walk", "jump", "wave", "spin", "crouch")
@@ -533,35 +531,12 @@ def generate_synthetic(
         "labeled": list(labeled),
         "val_fraction": val_fraction,
     }
-    if not overwrite:
-        _check_existing(Path(out), options)
     return write_dataset(
         Path(out), SOURCE, list(CLASSES), synthetic_sources(seed, num_train, num_test, annotation),
         frame_size, options, workers=workers, shards=shards, overwrite=overwrite,
         labeled=labeled, seed=seed, val_fraction=val_fraction, progress=progress,
+        # Manifests from before the annotation option hold masks.
+        content_options={"seed": None, "num_train": None, "num_test": None, "frame_size": None,
+                         "annotation": "masks"},
     )
 
-
-_GENERATION_KEYS = ("seed", "num_train", "num_test", "frame_size", "annotation")
-
-
-def _check_existing(out: Path, options: dict) -> None:
-    """Refuse to reuse a complete benchmark in `out` generated with other settings.
-
-    A complete dataset is otherwise kept as it is (reruns are no-ops), which would silently
-    hand back, say, silhouettes when boxes were asked for. Benchmarks written before the
-    annotation option existed recorded no "annotation": they hold masks.
-    """
-    if not is_complete(out):
-        return
-    manifest_path = out / schema.MANIFEST
-    recorded = json.loads(manifest_path.read_text()).get("options", {})
-    recorded = {"annotation": "masks", **recorded}
-    differing = [key for key in _GENERATION_KEYS if recorded.get(key) != options[key]]
-    if differing:
-        details = ", ".join(f"{key} {recorded.get(key)!r} (asked {options[key]!r})" for key in differing)
-        raise DataError(
-            f"holds a synthetic benchmark generated with other settings: {details}; "
-            "use another folder or --overwrite",
-            manifest_path,
-        )

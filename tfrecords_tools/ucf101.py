@@ -205,4 +205,5 @@ def convert_ucf101_24(
         out, SOURCE, annotation.classes, sources, frame_size, options,
         strict=strict, workers=workers, shards=shards, overwrite=overwrite, labeled=labeled,
         seed=seed, val_fraction=val_fraction, extra_splits=extra_splits, progress=progress,
+        content_options={"frame_size": None, "split_files": None, "strict": None},
     )

@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from ssvad_keras import __version__
 from ssvad_keras.data import schema
@@ -91,6 +91,19 @@ class ConversionSummary:
 def is_complete(out: str | os.PathLike) -> bool:
     """Whether `out` holds a finished conversion (the manifest is written last, then renamed)."""
     return (Path(out) / schema.MANIFEST).is_file()
+
+
+def _check_same_content(out: Path, options: dict, content_options: dict[str, Any]) -> None:
+    """Raise `DataError` when the complete dataset in `out` was made with other content options."""
+    path = out / schema.MANIFEST
+    recorded = {**content_options, **read_json(path).get("options", {})}
+    differing = [key for key in content_options if recorded.get(key) != options[key]]
+    if differing:
+        details = ", ".join(f"{key} {recorded.get(key)!r} (asked {options[key]!r})" for key in differing)
+        raise DataError(
+            f"holds a dataset converted with other settings: {details}; use another folder or --overwrite",
+            path,
+        )
 
 
 def _summary_from_manifest(out: Path, seconds: float) -> ConversionSummary:
@@ -169,6 +182,7 @@ def write_dataset(
     val_fraction: float = 0.1,
     extra_manifest: dict | None = None,
     extra_splits: dict[str, dict] | None = None,
+    content_options: dict[str, Any] | None = None,
     progress: bool = True,
 ) -> ConversionSummary:
     """Convert `videos` into sharded TFRecords plus `dataset.json` and split files under `out`.
@@ -197,19 +211,27 @@ def write_dataset(
         val_fraction: share of training videos held out for validation in each split file.
         extra_manifest: additional manifest keys (e.g. YouTube-VOS object categories).
         extra_splits: additional split files to write, file name -> content.
+        content_options: the keys of `options` that decide the records' content (source,
+            sizes, seeds of generated data), each mapped to the value a manifest written before
+            the key existed implied. A complete `out` whose recorded values differ is refused
+            instead of being kept: a rerun that asks for other data must not silently get the
+            old data. Options that only affect split files (`labeled`, `val_fraction`) or
+            sharding are not content.
         progress: show a progress bar.
 
     Returns:
         A `ConversionSummary`.
 
     Raises:
-        DataError: from the converters' sources; `out` is then left untouched.
+        DataError: from the converters' sources, or a complete `out` with other content
+            options; `out` is then left untouched.
     """
     out = Path(out)
     start = time.perf_counter()
     if len(frame_size) != 2 or min(frame_size) < 1:
         raise ConfigError(f"frame size must be two positive integers (H W), got {list(frame_size)}")
     if is_complete(out) and not overwrite:
+        _check_same_content(out, options, content_options or {})
         summary = _summary_from_manifest(out, time.perf_counter() - start)
         summary.split_files = [_ensure_split(out, f, seed, val_fraction) for f in labeled]
         summary.split_files += [out / schema.SPLITS_DIR / name for name in extra_splits or {}]

@@ -181,4 +181,5 @@ def convert_youtube_vos(
         out, SOURCE, sorted(categories), sources, frame_size, options,
         workers=workers, shards=shards, overwrite=overwrite, labeled=labeled, seed=seed,
         val_fraction=val_fraction, extra_manifest={"objects": objects}, progress=progress,
+        content_options={"frame_size": None},
     )

@@ -186,6 +186,18 @@ def test_rerun_over_complete_output_is_a_no_op(tmp_path):
     assert json.loads((out / "dataset.json").read_text())["splits"]["train"]["num_videos"] == 4
 
 
+def test_rerun_asking_for_another_frame_size_is_refused_not_reused(tmp_path):
+    root = make_ucf_root(tmp_path / "root")
+    out = tmp_path / "out"
+    assert CliRunner().invoke(app, ["prepare", *_ucf_args(root, out), "--quiet"]).exit_code == 0
+    manifest = (out / "dataset.json").read_bytes()
+    args = ["ucf101-24", "--root", str(root), "--out", str(out), "--frame-size", "48", "64", "--quiet"]
+    result = CliRunner().invoke(app, ["prepare", *args])
+    assert result.exit_code != 0 and isinstance(result.exception, DataError)
+    assert "frame_size [24, 32] (asked [48, 64])" in str(result.exception)
+    assert (out / "dataset.json").read_bytes() == manifest
+
+
 def test_console_script_prints_one_error_line_without_traceback(tmp_path):
     command = [sys.executable, "-m", "ssvad_cli.main", "prepare", "synthetic", "--out", str(tmp_path / "o"),
                "--frame-size", "0", "8"]
