@@ -8,6 +8,7 @@ import keras
 from keras import ops
 
 from ssvad_keras.layers.same_max_pool3d import same_padding
+from ssvad_keras.layers.valid_conv import valid_conv
 
 # I3D's BatchNorm epsilon (DeepMind's kinetics-i3d and the PyTorch port both use 1e-3).
 BATCH_NORM_EPSILON = 1e-3
@@ -63,7 +64,7 @@ def strided_same_conv3d(inputs, kernel, strides: Sequence[int]):
     )
     x = ops.transpose(x, (0, 1, 3, 5, 2, 4, 6, 7))
     x = ops.reshape(x, (-1, *lengths, strides[0] * strides[1] * strides[2] * channels))
-    return ops.conv(x, kernel, strides=1, padding="valid")
+    return valid_conv(x, kernel)
 
 
 @keras.saving.register_keras_serializable(package="ssvad")
@@ -97,7 +98,7 @@ def _cropped_same_conv3d(inputs, kernel):
         pads.append((before - low, after - (k - 1 - high)))
     kernel = kernel[tuple(crops)]
     x = ops.pad(inputs, [(0, 0), *pads, (0, 0)])
-    return ops.conv(x, kernel, strides=1, padding="valid")
+    return valid_conv(x, kernel)
 
 
 @keras.saving.register_keras_serializable(package="ssvad")

@@ -9,7 +9,9 @@ import keras
 import numpy as np
 from keras import ops
 
+from ssvad_keras.layers.i3d_unit import SameConv3D
 from ssvad_keras.layers.same_max_pool3d import same_padding, slice_axis
+from ssvad_keras.layers.valid_conv import per_sample_valid_conv, valid_conv
 
 
 def _upsampling_geometry(current: Sequence[int], target: Sequence[int]) -> tuple[tuple, tuple]:
@@ -85,7 +87,7 @@ def subpixel_conv3d_transpose(inputs, kernel, strides: Sequence[int]):
         window = x
         for axis, (start, taps) in enumerate(((t0, tn), (h0, hn), (w0, wn)), 1):
             window = slice_axis(window, axis, start, sizes[axis - 1] + taps - 1)
-        outputs.append(ops.conv(window, phase_kernel, strides=1, padding="valid"))
+        outputs.append(valid_conv(window, phase_kernel))
     y = ops.stack(outputs, axis=4)  # (batch, T, H, W, phases, C_out), phases in (rt, rh, rw) order
     y = ops.reshape(y, (-1, *sizes, *strides, c_out))
     y = ops.transpose(y, (0, 1, 4, 2, 5, 3, 6, 7))
@@ -201,13 +203,10 @@ def fused_upsample_smooth(
     fused = ops.cast(fused, inputs.dtype)
     x = ops.pad(inputs, [(0, 0), up_t, up_h, up_w, (0, 0)])
     if channel_scale is None:
-        pair_maps = ops.conv(x, fused[0], strides=1, padding="valid")
+        pair_maps = valid_conv(x, fused[0])
     else:
         # One kernel per sample (its own dropout mask): map over the batch.
-        pair_maps = ops.map(
-            lambda args: ops.conv(args[0][None], args[1], strides=1, padding="valid")[0],
-            (x, fused),
-        )
+        pair_maps = per_sample_valid_conv(x, fused)
     # Shift-and-sum the pairs into output phases, one axis at a time (the 0/1 table is a product
     # over axes): phase r along an axis is the sum, over its pairs (e, r), of that pair's map
     # shifted by e cells (zero beyond the axis). Slices and adds keep no activations for the
@@ -339,15 +338,15 @@ class LocalizationDecoder(keras.layers.Layer):
             name="capsule_upsample", **common,
         )
         self.capsule_upsample.build(masked_poses_shape)
-        self.mixed_4f_projection = keras.layers.Conv3D(
+        self.mixed_4f_projection = SameConv3D(
             c, (1, 3, 3), padding="same", activation="relu", name="mixed_4f_projection", **common
         )
         self.mixed_4f_projection.build(mixed_4f_shape)
-        self.skip_2c_projection = keras.layers.Conv3D(
+        self.skip_2c_projection = SameConv3D(
             c, 3, padding="same", activation="relu", name="skip_2c_projection", **common
         )
         self.skip_2c_projection.build(skip_2c_shape)
-        self.skip_1a_projection = keras.layers.Conv3D(
+        self.skip_1a_projection = SameConv3D(
             c, 3, padding="same", activation="relu", name="skip_1a_projection", **common
         )
         self.skip_1a_projection.build(skip_1a_shape)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from ssvad_keras.layers.valid_conv import ValidConv2D
+
 
 @keras.saving.register_keras_serializable(package="ssvad")
 class PrimaryCapsules(keras.layers.Layer):
@@ -47,14 +49,14 @@ class PrimaryCapsules(keras.layers.Layer):
                 f"{self.kernel_size}x{self.kernel_size} primary-capsule kernel"
             )
         init = keras.initializers.RandomNormal(stddev=0.1)
-        self.pose_conv = keras.layers.Conv2D(
+        self.pose_conv = ValidConv2D(
             self.capsule_types * self.pose_size**2,
             self.kernel_size,
             kernel_initializer=init,
             dtype=self.dtype_policy,
             name="pose_conv",
         )
-        self.activation_conv = keras.layers.Conv2D(
+        self.activation_conv = ValidConv2D(
             self.capsule_types,
             self.kernel_size,
             activation="sigmoid",
