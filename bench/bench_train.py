@@ -9,6 +9,10 @@ Prints one line per figure:
   the same loss graph alone on the step's output shapes (no host round-trip: they run inside the
   compiled step).
 
+Step time is the median over `--steps` steps (at most 4 for `paper`) after a first step that
+includes tracing; every step's time is printed too (the first steps after tracing run slower
+while the allocator's pools fill).
+
 Run: `.venv/bin/python bench/bench_train.py [--presets tiny paper] [--steps 3]`. The paper's
 released PyTorch code takes 46.9 s per step with a 17.7 GB peak on this 2-core machine (issue 4).
 """
@@ -52,9 +56,16 @@ data = tf.data.Dataset.from_tensors(batch).repeat()
 start = time.perf_counter()
 trainer.fit(data, steps_per_epoch=1, epochs=1, verbose=0, shuffle=False)  # trace + first step
 first = time.perf_counter() - start
-start = time.perf_counter()
-trainer.fit(data, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
-step = (time.perf_counter() - start) / steps
+
+class StepTimes(keras.callbacks.Callback):
+    times = []
+    def on_train_batch_begin(self, batch, logs=None):
+        self.start = time.perf_counter()
+    def on_train_batch_end(self, batch, logs=None):
+        self.times.append(time.perf_counter() - self.start)
+
+trainer.fit(data, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False, callbacks=[StepTimes()])
+step = sorted(StepTimes.times)[len(StepTimes.times) // 2]  # median (upper for an even count)
 
 # The attention masks + consistency losses alone, on the step's shapes, compiled.
 logits = tf.random.normal((b, t, h, w, 1))
@@ -75,7 +86,7 @@ start = time.perf_counter()
 for _ in range(3):
     losses(outs, aug)[0].numpy()
 loss_seconds = (time.perf_counter() - start) / 3
-print(json.dumps({"preset": preset, "step": step, "first_step": first, "batch": b,
+print(json.dumps({"preset": preset, "step": step, "steps": StepTimes.times, "first_step": first, "batch": b,
                   "loss_seconds": loss_seconds,
                   "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2}))
 """
@@ -87,7 +98,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3)
     args = parser.parse_args()
     for preset in args.presets:
-        steps = args.steps if preset != "paper" else max(1, min(args.steps, 2))
+        steps = args.steps if preset != "paper" else max(1, min(args.steps, 4))
         proc = subprocess.run(
             [sys.executable, "-c", WORKER, preset, str(steps)], capture_output=True, text=True
         )
@@ -95,7 +106,8 @@ def main() -> None:
             print(f"{preset}: failed\n{proc.stderr[-2000:]}")
             continue
         r = json.loads(proc.stdout.strip().splitlines()[-1])
-        print(f"train {preset}: {r['batch'] / r['step']:.2f} clips/s ({r['step']:.2f} s/step, batch {r['batch']}, both views)")
+        each = ", ".join(f"{t:.2f}" for t in r["steps"])
+        print(f"train {preset}: {r['batch'] / r['step']:.2f} clips/s ({r['step']:.2f} s/step, median of {len(r['steps'])} steps after the first, each: {each}; batch {r['batch']}, both views)")
         print(f"train {preset}: first step incl. tracing {r['first_step']:.1f} s")
         print(f"train {preset}: peak resident memory {r['peak_gb']:.2f} GB")
         print(f"train {preset}: attention masks + consistency losses (fwd+bwd) {r['loss_seconds'] * 1000:.0f} ms = {100 * r['loss_seconds'] / r['step']:.1f}% of the step")
