@@ -7,7 +7,6 @@ import itertools
 import keras
 from keras import ops
 
-
 # Kernels wider than this along an axis have their input gradient computed in blocks.
 _BLOCK = 3
 
