@@ -75,10 +75,10 @@ def valid_conv(inputs, kernel):
     convolution with batch and channels swapped. Equal up to summation order. On TensorFlow's
     CPU kernels (2 cores, the paper preset's shapes, 16 clips) this makes the input gradient of
     a 3x3x3 convolution 2.8x faster (4.28 -> 1.51 s at 4x112x112x64), those of the 9x9
-    primary-capsule convolution 1.3x (input, 7.0 -> 5.4 s) and 1.5x (kernel, 4.3 -> 2.9 s);
-    3x3x3 kernel gradients are 1.0-1.17x, 1x1x1 ones (a single matrix product) 1.0-1.2x
-    faster. A training step of the tiny preset drops from 0.78 to 0.37-0.41 s (README,
-    Benchmarks).
+    primary-capsule convolution 2.2x (input, in blocks: 7.0 -> 3.2 s) and 1.5x (kernel,
+    4.3 -> 2.9 s); 3x3x3 kernel gradients are 1.0-1.17x, 1x1x1 ones (a single matrix
+    product) 1.0-1.2x faster. Training steps: tiny 0.79 -> 0.40 s, paper 42.0 -> 36.7 s
+    (README, Benchmarks).
 
     Args:
         inputs: (batch, *spatial, C_in) tensor, channels last, 1-3 spatial axes.
@@ -137,7 +137,8 @@ def _shifted_kernel_gradient(inputs, upstream, kernel_size):
     upstream gradient. (With a kernel per sample, `_kernel_gradient`'s batch-swapped
     convolution would contract a single "channel".) Windows are taken from the upstream
     gradient, not the input, because it is the narrower of the two in the decoder: the input
-    windows added ~1 GB to the paper preset's peak, the map running up to ten samples at once.
+    windows added 1.07 GB to the paper preset's allocator peak at batch 4, `ops.map` (TensorFlow's
+    `map_fn`) running up to ten samples at once.
     """
     in_size = inputs.shape[:-1]
     padded = ops.pad(upstream, [(k - 1, k - 1) for k in kernel_size] + [(0, 0)])
