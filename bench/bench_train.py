@@ -58,14 +58,17 @@ trainer.fit(data, steps_per_epoch=1, epochs=1, verbose=0, shuffle=False)  # trac
 first = time.perf_counter() - start
 
 class StepTimes(keras.callbacks.Callback):
-    times = []
+    def __init__(self):
+        super().__init__()
+        self.times = []
     def on_train_batch_begin(self, batch, logs=None):
         self.start = time.perf_counter()
     def on_train_batch_end(self, batch, logs=None):
         self.times.append(time.perf_counter() - self.start)
 
-trainer.fit(data, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False, callbacks=[StepTimes()])
-step = sorted(StepTimes.times)[len(StepTimes.times) // 2]  # median (upper for an even count)
+timer = StepTimes()
+trainer.fit(data, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False, callbacks=[timer])
+step = sorted(timer.times)[len(timer.times) // 2]  # median (upper for an even count)
 
 # The attention masks + consistency losses alone, on the step's shapes, compiled.
 logits = tf.random.normal((b, t, h, w, 1))
@@ -86,7 +89,7 @@ start = time.perf_counter()
 for _ in range(3):
     losses(outs, aug)[0].numpy()
 loss_seconds = (time.perf_counter() - start) / 3
-print(json.dumps({"preset": preset, "step": step, "steps": StepTimes.times, "first_step": first, "batch": b,
+print(json.dumps({"preset": preset, "step": step, "steps": timer.times, "first_step": first, "batch": b,
                   "loss_seconds": loss_seconds,
                   "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2}))
 """
