@@ -36,25 +36,31 @@ def _reference(x, w):
     return ops.conv(x, w, strides=1, padding="valid")
 
 
-@pytest.mark.parametrize("graph", [False, True], ids=["eager", "graph"])
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_values_and_gradients_match_the_backend_convolution(case, graph):
-    x_shape, w_shape = CASES[case]
-    rng = np.random.default_rng(0)
+def _assert_matches(conv, reference, x_shape, w_shape, kernel_size, graph, seed):
+    """`conv`'s value, input and kernel gradients equal `reference`'s on random data."""
+    rng = np.random.default_rng(seed)
     x = rng.normal(size=x_shape).astype("float32")
     w = rng.normal(size=w_shape).astype("float32")
     out_shape = (
         x_shape[0],
-        *(n - k + 1 for n, k in zip(x_shape[1:-1], w_shape[:-2], strict=True)),
+        *(n - k + 1 for n, k in zip(x_shape[1:-1], kernel_size, strict=True)),
         w_shape[-1],
     )
     upstream = rng.normal(size=out_shape).astype("float32")
-    got = _values_and_gradients(valid_conv, x, w, upstream, graph)
-    want = _values_and_gradients(_reference, x, w, upstream, graph)
+    got = _values_and_gradients(conv, x, w, upstream, graph)
+    want = _values_and_gradients(reference, x, w, upstream, graph)
     assert got[0].shape == out_shape
     for name, g, r in zip(("value", "input gradient", "kernel gradient"), got, want, strict=True):
         assert g.shape == r.shape, name
         np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-4, err_msg=name)
+    return x, w
+
+
+@pytest.mark.parametrize("graph", [False, True], ids=["eager", "graph"])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_values_and_gradients_match_the_backend_convolution(case, graph):
+    x_shape, w_shape = CASES[case]
+    _assert_matches(valid_conv, _reference, x_shape, w_shape, w_shape[:-2], graph, seed=0)
 
 
 def test_input_gradient_at_the_borders_by_hand():
@@ -106,21 +112,9 @@ def _per_sample_reference(x, w):
     ids=["3d 2x2x2", "2d 3x2", "2d kernel as large as the input"],
 )
 def test_per_sample_kernels_values_and_gradients(x_shape, w_shape, graph):
-    rng = np.random.default_rng(3)
-    x = rng.normal(size=x_shape).astype("float32")
-    w = rng.normal(size=w_shape).astype("float32")
-    out_shape = (
-        x_shape[0],
-        *(n - k + 1 for n, k in zip(x_shape[1:-1], w_shape[1:-2], strict=True)),
-        w_shape[-1],
+    x, w = _assert_matches(
+        per_sample_valid_conv, _per_sample_reference, x_shape, w_shape, w_shape[1:-2], graph, seed=3
     )
-    upstream = rng.normal(size=out_shape).astype("float32")
-    got = _values_and_gradients(per_sample_valid_conv, x, w, upstream, graph)
-    want = _values_and_gradients(_per_sample_reference, x, w, upstream, graph)
-    assert got[0].shape == out_shape
-    for name, g, r in zip(("value", "input gradient", "kernel gradient"), got, want, strict=True):
-        assert g.shape == r.shape, name
-        np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-4, err_msg=name)
     # Each sample sees only its own kernel: a zero kernel zeroes that sample alone.
     w[1] = 0.0
     y = per_sample_valid_conv(tf.constant(x), tf.constant(w)).numpy()
