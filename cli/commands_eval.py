@@ -27,6 +27,12 @@ class Protocol(enum.StrEnum):
     both = "both"
 
 
+class ClassMask(enum.StrEnum):
+    predicted = "predicted"
+    ground_truth = "ground-truth"
+    all = "all"
+
+
 class MetricChoice(enum.StrEnum):
     fmap = "fmap"
     vmap = "vmap"
@@ -68,22 +74,33 @@ def evaluate(
         Path | None, typer.Option("--json-out", help="Also write the JSON report to this file.")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+    class_mask: Annotated[
+        ClassMask,
+        typer.Option(help="Model mode: class capsule the decoder sees: each clip's predicted class "
+                          "(the paper's inference), the ground-truth class (an oracle, to separate "
+                          "localization from classification errors) or all classes."),
+    ] = ClassMask.predicted,
 ) -> None:
     """Evaluate detections: the paper's f-mAP/v-mAP (a localization accuracy) and/or the standard
     ACT frame-AP/video-AP.
 
     File mode: `ssvad evaluate --protocol act --annotations UCF101v2-GT.pkl --split 1
     --frame-detections dets.csv --tube-detections tubes.json --json`.
-    Model mode: `ssvad evaluate --checkpoint RUN_DIR --data DIR [--split test|val]`.
+    Model mode: `ssvad evaluate --checkpoint RUN_DIR --data DIR [--split test|val]
+    [--class-mask ground-truth]`.
     """
     file_inputs = annotations is not None or frame_detections is not None or tube_detections is not None
     if checkpoint is not None and file_inputs:
         raise ConfigError("--checkpoint (model mode) cannot be combined with --annotations/--frame-detections/--tube-detections")
     if checkpoint is not None:
-        payload, tables = _model_mode(checkpoint, data, split, metric, protocol, progress=not (quiet or json_stdout))
+        payload, tables = _model_mode(
+            checkpoint, data, split, metric, protocol, class_mask, progress=not (quiet or json_stdout)
+        )
     elif file_inputs:
         if data is not None:
             raise ConfigError("--data belongs to model mode (--checkpoint); file mode reads --annotations")
+        if class_mask is not ClassMask.predicted:
+            raise ConfigError("--class-mask belongs to model mode (--checkpoint); file mode scores given detections")
         payload, tables = _file_mode(annotations, split, metric, protocol, frame_detections, tube_detections)
     else:
         raise ConfigError("nothing to evaluate: give --checkpoint and --data (model mode), or --annotations with "
@@ -126,7 +143,7 @@ def _file_mode(annotations: Path | None, split: str | None, metric: MetricChoice
 
 
 def _model_mode(checkpoint: Path, data: Path | None, split: str | None, metric: MetricChoice,
-                protocol: Protocol | None, progress: bool) -> tuple[dict, list]:
+                protocol: Protocol | None, class_mask: ClassMask, progress: bool) -> tuple[dict, list]:
     """Run `ssvad_keras.inference.evaluate.evaluate_checkpoint` and render its report."""
     if data is None:
         raise ConfigError("model mode needs --data (the folder written by `ssvad prepare`)")
@@ -142,10 +159,14 @@ def _model_mode(checkpoint: Path, data: Path | None, split: str | None, metric: 
         protocol=None if protocol is None else protocol.value,
         metric=metric.value,
         progress=progress,
+        class_mask=class_mask.value.replace("-", "_"),
     )
     tables = []
     if result.paper is not None:
-        tables.append(render_paper_table(result.paper, result.labels, metric.value))
+        table = render_paper_table(result.paper, result.labels, metric.value)
+        if result.class_mask != "predicted":
+            table.title = f"{table.title} (diagnostic: decoder given {result.class_mask.replace('_', ' ')} class capsules)"
+        tables.append(table)
     if result.act is not None:
         tables.append(render_act_table(result.act, metric.value))
     return result.to_dict(), tables

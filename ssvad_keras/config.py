@@ -180,6 +180,13 @@ class EvalConfig(_Section):
     mask_threshold: float = Field(0.5, gt=0.0, lt=1.0)
     batch_size: int = Field(8, ge=1)
     tube_score_floor: float = Field(0.1, ge=0.0, le=1.0)
+    class_mask: Literal["predicted", "ground_truth", "all"] = Field(
+        "predicted",
+        description="Which class capsules the decoder sees at evaluation: each clip's predicted "
+        "class (SPEC 2, what every reported number uses), the ground-truth class (an oracle that "
+        "separates localization errors from classification errors) or all of them "
+        "(class-agnostic, the unlabeled clips' mask before the pseudo-label epoch).",
+    )
 
 
 class ExperimentConfig(_Section):

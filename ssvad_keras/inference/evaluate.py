@@ -10,6 +10,7 @@ evaluate --checkpoint`) adds the standard ACT frame-AP/video-AP and writes `dets
 from __future__ import annotations
 
 import time
+import typing
 import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -18,9 +19,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from ssvad_keras.config import ExperimentConfig, load_config
+from ssvad_keras.config import EvalConfig, ExperimentConfig, load_config
 from ssvad_keras.data import eval_clip_dataset, eval_geometry, read_annotations, read_manifest
-from ssvad_keras.errors import CheckpointError
+from ssvad_keras.errors import CheckpointError, ConfigError
 from ssvad_keras.evaluation import (
     PAPER_PROTOCOL_NAME,
     ActGroundTruth,
@@ -95,18 +96,21 @@ def predict_videos(
 ) -> Iterator[VideoPrediction]:
     """Yield one `VideoPrediction` per video, running the detector on batched clips.
 
-    At inference the capsules are masked with each clip's predicted class (SPEC 2).
+    At inference the capsules are masked with each clip's predicted class (SPEC 2);
+    `config.eval.class_mask` can instead give the decoder the ground-truth class (an oracle) or
+    every class, to tell localization errors from classification errors.
     """
     manifest, ids = read_manifest(data_dir), split_name_or_ids
     total = len(manifest.split(ids).video_ids) if isinstance(ids, str) else len(ids)
     dataset = eval_clip_dataset(data_dir, ids, config.data, config.eval.batch_size)
-    predict = _compiled_forward(detector)
+    class_mask = config.eval.class_mask
+    predict = _compiled_forward(detector, class_mask)
     current: _VideoAssembler | None = None
     done = 0
     with progress_bar(progress) as bar:
         task = bar.add_task("evaluating", total=total, info="")
         for batch in dataset:
-            out = predict(batch["clip"])
+            out = predict(batch["clip"]) if class_mask == "predicted" else predict(batch["clip"], batch["label"])
             probs = keras.ops.convert_to_numpy(out["loc_probs"])[..., 0]
             scores = keras.ops.convert_to_numpy(out["class_scores"])
             gt = batch["mask"].numpy()[..., 0] > 0.5
@@ -130,22 +134,52 @@ def predict_videos(
 
 
 _FORWARDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_CLASS_MASKS = typing.get_args(EvalConfig.model_fields["class_mask"].annotation)
 
 
-def _compiled_forward(detector: keras.Model):
-    """The detector's inference function, traced once per detector (validation runs every epoch)."""
+def _compiled_forward(detector: keras.Model, class_mask: str = "predicted"):
+    """The detector's inference function, traced once per detector and class-mask mode
+    (validation runs every epoch).
+
+    `"predicted"` (SPEC 2): `forward(clip)`. `"ground_truth"`: `forward(clip, label)` decodes
+    the clip's labelled class capsule (clips without a label, -1, their predicted one). `"all"`:
+    `forward(clip, label)` decodes every class capsule, whatever the label.
+    """
     import tensorflow as tf
 
-    forward = _FORWARDS.get(detector)
-    if forward is None:
+    forwards = _FORWARDS.setdefault(detector, {})
+    forward = forwards.get(class_mask)
+    if forward is not None:
+        return forward
+    if class_mask == "predicted":
 
         @tf.function(reduce_retracing=True)
         def forward(clip):
-            out = detector(clip, training=False)
-            return {"class_scores": out["class_scores"], "loc_probs": tf.sigmoid(out["loc_logits"])}
+            return _inference_outputs(detector(clip, training=False))
 
-        _FORWARDS[detector] = forward
+    else:
+        num_classes = detector.num_classes
+
+        @tf.function(reduce_retracing=True)
+        def forward(clip, label):
+            label = tf.cast(label, tf.int32)
+            if class_mask == "ground_truth":
+                mask = tf.one_hot(tf.maximum(label, 0), num_classes)
+                use_predicted = tf.cast(label < 0, tf.float32)
+            else:
+                mask = tf.ones((tf.shape(clip)[0], num_classes))
+                use_predicted = tf.zeros((tf.shape(clip)[0],))
+            inputs = {"clip": clip, "class_mask": mask, "use_predicted_mask": use_predicted}
+            return _inference_outputs(detector(inputs, training=False))
+
+    forwards[class_mask] = forward
     return forward
+
+
+def _inference_outputs(out: dict) -> dict:
+    import tensorflow as tf
+
+    return {"class_scores": out["class_scores"], "loc_probs": tf.sigmoid(out["loc_logits"])}
 
 
 def evaluate_model(
@@ -196,6 +230,7 @@ class EvaluationResult:
 
     labels: tuple[str, ...]
     split: str
+    class_mask: str
     paper: PaperMetrics | None
     act: ActReport | None
     frames: int
@@ -205,6 +240,7 @@ class EvaluationResult:
 
     def to_dict(self) -> dict:
         out: dict = {"split": self.split, "labels": list(self.labels), "frames": self.frames}
+        out["class_mask"] = self.class_mask
         if self.paper is not None:
             out["paper_protocol"] = {"name": PAPER_PROTOCOL_NAME, **self.paper.to_dict()}
         if self.act is not None:
@@ -256,6 +292,7 @@ def evaluate_checkpoint(
     progress: bool = True,
     config: ExperimentConfig | None = None,
     out_dir: str | Path | None = None,
+    class_mask: str | None = None,
 ) -> EvaluationResult:
     """Evaluate a trained detector on a prepared split with the paper and/or ACT protocol.
 
@@ -269,9 +306,16 @@ def evaluate_checkpoint(
         config: experiment config; default: the run's, or defaults with the model's input size.
         out_dir: where `dets.csv` and `tubes.json` go (ACT protocol); default next to the
             checkpoint, in `eval-<split>/`.
+        class_mask: overrides the config's `eval.class_mask` ("predicted", "ground_truth" or
+            "all"; see `EvalConfig`). Anything but "predicted" is a diagnostic, and the
+            report says so.
     """
     detector, run_config, model_path = load_detector(checkpoint)
     config = config or run_config or _config_for(detector)
+    if class_mask is not None:
+        if class_mask not in _CLASS_MASKS:
+            raise ConfigError(f"class_mask must be one of {', '.join(_CLASS_MASKS)}, got {class_mask!r}")
+        config = config.model_copy(update={"eval": config.eval.model_copy(update={"class_mask": class_mask})})
     protocol = protocol or config.eval.protocol
     manifest = read_manifest(data)
     ids: str | list[str] = split
@@ -330,6 +374,7 @@ def evaluate_checkpoint(
     return EvaluationResult(
         labels=tuple(manifest.classes),
         split=split,
+        class_mask=config.eval.class_mask,
         paper=acc.result() if want_paper else None,
         act=act,
         frames=frames,

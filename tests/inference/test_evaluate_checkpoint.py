@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from ssvad_cli.main import app
 from ssvad_keras.config import load_config
+from ssvad_keras.errors import ConfigError
 from ssvad_keras.evaluation import evaluate_detection_files, read_frame_detections_csv
 from ssvad_keras.inference.evaluate import evaluate_checkpoint, predict_videos
 from ssvad_keras.models import build_detector
@@ -92,3 +93,49 @@ def test_cli_model_mode_prints_json_with_vmap_only(saved_detector, tiny_syntheti
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
     assert "paper_protocol" in payload and "localization accuracy" in payload["paper_protocol"]["name"]
+
+
+def test_class_mask_modes_decode_the_chosen_class_capsules(saved_detector):
+    from ssvad_keras.inference.evaluate import _compiled_forward
+
+    _, _, config = saved_detector
+    # Larger random weights than the initialisers', so that the decoded capsule visibly matters.
+    detector = build_detector(config=config, num_classes=5, seed=1)
+    rng = np.random.default_rng(1)
+    for weight in detector.trainable_weights:
+        weight.assign(rng.normal(0.0, 0.3, weight.shape).astype("float32"))
+    clip = np.random.default_rng(0).uniform(size=(3, *detector.clip_shape)).astype("float32")
+    predicted = _compiled_forward(detector)(clip)
+    top = np.argmax(predicted["class_scores"].numpy(), axis=-1)
+    wrong = (top + 1) % 5
+    labels = np.array([top[0], wrong[1], -1], dtype="int32")  # right, wrong, unlabeled
+
+    def decoded(class_mask):
+        inputs = {"clip": clip, "class_mask": class_mask, "use_predicted_mask": np.zeros(3, "float32")}
+        return 1.0 / (1.0 + np.exp(-detector(inputs, training=False)["loc_logits"].numpy()))
+
+    oracle = _compiled_forward(detector, "ground_truth")(clip, labels)["loc_probs"].numpy()
+    onehot = np.eye(5, dtype="float32")[np.maximum(labels, 0)]
+    np.testing.assert_allclose(oracle[:2], decoded(onehot)[:2], atol=1e-6)
+    # The right label and no label both decode the predicted class, as plain inference does.
+    np.testing.assert_allclose(oracle[[0, 2]], predicted["loc_probs"].numpy()[[0, 2]], atol=1e-6)
+    assert np.abs(oracle[1] - predicted["loc_probs"].numpy()[1]).max() > 1e-4
+    every = _compiled_forward(detector, "all")(clip, labels)["loc_probs"].numpy()
+    np.testing.assert_allclose(every, decoded(np.ones((3, 5), "float32")), atol=1e-6)
+
+
+def test_cli_class_mask_oracle_is_labelled_and_refused_in_file_mode(saved_detector, tiny_synthetic_dataset, tmp_path):
+    path, _, _ = saved_detector
+    args = ["evaluate", "--checkpoint", str(path), "--data", str(tiny_synthetic_dataset), "--protocol", "paper",
+            "--json", "--quiet"]
+    plain = CliRunner().invoke(app, args)
+    oracle = CliRunner().invoke(app, [*args, "--class-mask", "ground-truth"])
+    assert plain.exit_code == 0 and oracle.exit_code == 0, oracle.output
+    assert json.loads(plain.output)["class_mask"] == "predicted"
+    assert json.loads(oracle.output)["class_mask"] == "ground_truth"
+    refused = CliRunner().invoke(
+        app, ["evaluate", "--annotations", str(tmp_path / "gt.pkl"), "--frame-detections", str(tmp_path / "d.csv"),
+              "--class-mask", "all"],
+    )
+    assert refused.exit_code != 0 and isinstance(refused.exception, ConfigError)
+    assert "--class-mask belongs to model mode" in str(refused.exception)
