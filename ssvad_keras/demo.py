@@ -58,15 +58,22 @@ def run_experiment(
     seed: int = 0,
     epochs: int | None = None,
     progress: bool = True,
+    overrides: dict | None = None,
 ) -> DemoRun:
-    """Train one configuration on the synthetic benchmark and evaluate it on val and test."""
+    """Train one configuration on the synthetic benchmark and evaluate it on val and test.
+
+    `overrides`: dotted config keys applied over the synthetic config and the row file (as
+    `load_config` takes them), e.g. `{"data.augment.time_reverse": True}`.
+    """
     from ssvad_keras.inference.evaluate import evaluate_model
     from ssvad_keras.models import load_detector
     from ssvad_keras.training import train
 
     base = configs_dir() / "synthetic.toml"
     files = [base] + ([configs_dir() / "experiments" / row_config] if row_config else [])
-    cfg = load_config(files, overrides={"train.seed": seed, "train.epochs": epochs, "name": name})
+    cfg = load_config(
+        files, overrides={**(overrides or {}), "train.seed": seed, "train.epochs": epochs, "name": name}
+    )
     run_dir = out / name
     result = train(cfg, data_dir=data_dir, labeled_fraction=labeled_fraction, out=run_dir, progress=progress)
     detector = load_detector(result.run_dir / "best.keras")
