@@ -239,8 +239,9 @@ class EvaluationResult:
     detections_dir: Path | None
 
     def to_dict(self) -> dict:
-        out: dict = {"split": self.split, "labels": list(self.labels), "frames": self.frames}
-        out["class_mask"] = self.class_mask
+        out: dict = {
+            "split": self.split, "labels": list(self.labels), "frames": self.frames, "class_mask": self.class_mask
+        }
         if self.paper is not None:
             out["paper_protocol"] = {"name": PAPER_PROTOCOL_NAME, **self.paper.to_dict()}
         if self.act is not None:
