@@ -198,30 +198,35 @@ def evaluate_model(
     return acc.result()
 
 
-def validation_clips(
-    detector: keras.Model,
+def validation_samples(
     data_dir: str | Path,
     ids: Sequence[str],
     config: ExperimentConfig,
     count: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The first `count` validation clips with ground truth: (clips, probabilities, masks)."""
-    clips, probs, masks = [], [], []
-    predict = _compiled_forward(detector)
+) -> tuple[np.ndarray, np.ndarray]:
+    """The first `count` validation clips with ground truth and their masks: (clips, masks).
+
+    Read once per run: training shows the detector's masks on the same clips every epoch
+    (`predict_probabilities`), without another pass over the validation records.
+    """
+    clips, masks = [], []
     for batch in eval_clip_dataset(data_dir, list(ids), config.data, config.eval.batch_size):
         keep = batch["frame_valid"].numpy().max(axis=1) > 0
         if not keep.any():
             continue
-        out = predict(batch["clip"])
         clips.append(batch["clip"].numpy()[keep])
-        probs.append(keras.ops.convert_to_numpy(out["loc_probs"])[keep])
         masks.append(batch["mask"].numpy()[keep])
         if sum(len(c) for c in clips) >= count:
             break
     if not clips:
-        empty = np.zeros((0, 1, 1, 1, 1), np.float32)
-        return np.zeros((0, 1, 1, 1, 3), np.float32), empty, empty
-    return (np.concatenate(clips)[:count], np.concatenate(probs)[:count], np.concatenate(masks)[:count])
+        return np.zeros((0, 1, 1, 1, 3), np.float32), np.zeros((0, 1, 1, 1, 1), np.float32)
+    return np.concatenate(clips)[:count], np.concatenate(masks)[:count]
+
+
+def predict_probabilities(detector: keras.Model, clips: np.ndarray) -> np.ndarray:
+    """(B, T, H, W, 1) mask probabilities of `clips`, decoded from the predicted class as in
+    evaluation."""
+    return keras.ops.convert_to_numpy(_compiled_forward(detector)(clips)["loc_probs"])
 
 
 @dataclass

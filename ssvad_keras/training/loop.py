@@ -165,10 +165,15 @@ def train(
             except (ValueError, KeyError, OSError) as err:
                 raise CheckpointError(f"checkpoint does not match the model ({err})", run.weights_path) from None
 
-    from ssvad_keras.inference.evaluate import evaluate_model, validation_clips
+    from ssvad_keras.inference.evaluate import (
+        evaluate_model,
+        predict_probabilities,
+        validation_samples,
+    )
 
     board = TensorBoardWriter(run.log_dir)
     val_ids = list(split.get("val") or [])
+    image_samples = None  # the clips shown in TensorBoard, read at the first validation
     components = (*trainer.trackers.keys(), "accuracy")
     try:
         for epoch in range(state.epochs_done, tcfg.epochs):
@@ -200,12 +205,14 @@ def train(
                 logs["val_vmap@0.5"] = metrics.vmap_at(0.5)
                 logs["val_accuracy"] = metrics.accuracy
                 if tcfg.tensorboard_images:
-                    clips, probs, gt = validation_clips(
-                        detector, data_dir, val_ids, config, tcfg.tensorboard_images
-                    )
-                    board.images(
-                        epoch, "val/masks_pred_red_gt_green", mask_overlay_images(clips, probs, gt)
-                    )
+                    if image_samples is None:
+                        image_samples = validation_samples(data_dir, val_ids, config, tcfg.tensorboard_images)
+                    clips, gt = image_samples
+                    if len(clips):
+                        probs = predict_probabilities(detector, clips)
+                        board.images(
+                            epoch, "val/masks_pred_red_gt_green", mask_overlay_images(clips, probs, gt)
+                        )
             board.scalars(epoch, logs)
             schedule.update(logs["loss"])
             selected = logs.get(tcfg.select_metric)

@@ -12,13 +12,17 @@ import time
 from pathlib import Path
 
 import keras
+import numpy as np
 import pytest
+import tensorflow as tf
 from conftest import TINY_OVERRIDES, tiny_config
 from typer.testing import CliRunner
 
 from ssvad_cli.main import app
 from ssvad_keras.errors import CheckpointError, SsvadError
+from ssvad_keras.inference.evaluate import predict_probabilities, validation_samples
 from ssvad_keras.training import RunDir, train
+from ssvad_keras.training.callbacks import mask_overlay_images
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,6 +41,30 @@ def test_train_writes_a_complete_run(training_dataset, tmp_path):
     detector = keras.saving.load_model(run.best_model_path, safe_mode=True)
     assert detector.clip_shape == (8, 32, 32, 3)
     assert run.weights_path.is_file() and run.last_model_path.is_file()
+    # One mask image per epoch; the last shows the final model's masks on the first validation clip.
+    images = _logged_images(events, "val/masks_pred_red_gt_green")
+    assert sorted(images) == [0, 1]
+    config = tiny_config()
+    clips, gt = validation_samples(training_dataset, json.loads(run.split_path.read_text())["val"], config, 1)
+    last = keras.saving.load_model(run.last_model_path, safe_mode=True)
+    expected = tf.image.convert_image_dtype(
+        mask_overlay_images(clips, predict_probabilities(last, clips), gt)[0], tf.uint8, saturate=True
+    ).numpy()
+    assert images[1].shape == expected.shape == (32, 8 * 32, 3)
+    assert np.abs(images[1].astype(int) - expected.astype(int)).max() <= 1
+
+
+def _logged_images(event_files, tag: str) -> dict[int, np.ndarray]:
+    """{step: first image} of an image summary in TensorBoard event files."""
+    from tensorflow.core.util import event_pb2
+
+    images = {}
+    for record in tf.data.TFRecordDataset([str(f) for f in event_files]):
+        event = event_pb2.Event.FromString(record.numpy())
+        for value in event.summary.value:
+            if value.tag == tag:  # tensor: width, height, then one PNG per image
+                images[event.step] = tf.io.decode_png(tf.make_ndarray(value.tensor)[2]).numpy()
+    return images
 
 
 def test_a_killed_run_resumes_from_its_last_checkpoint(training_dataset, tmp_path):
