@@ -305,9 +305,26 @@ def load_config(
     if preset is not None:
         tree = _merge(tree, _read_toml(preset_path(preset)))
         tree["preset"] = preset
+    return _validated(_with_overrides(tree, overrides), source)
+
+
+def override_config(config: ExperimentConfig, overrides: dict[str, Any]) -> ExperimentConfig:
+    """`config` with dotted overrides applied and validated, as `load_config` applies them.
+
+    Raises:
+        ConfigError: one line naming the field and the problem.
+    """
+    return _validated(_with_overrides(config.model_dump(), overrides), "<overrides>")
+
+
+def _with_overrides(tree: dict[str, Any], overrides: dict[str, Any] | None) -> dict[str, Any]:
     for dotted, value in (overrides or {}).items():
         if value is not None:
             _set_dotted(tree, dotted, value)
+    return tree
+
+
+def _validated(tree: dict[str, Any], source: str) -> ExperimentConfig:
     try:
         return ExperimentConfig.model_validate(tree)
     except ValidationError as err:

@@ -10,7 +10,6 @@ evaluate --checkpoint`) adds the standard ACT frame-AP/video-AP and writes `dets
 from __future__ import annotations
 
 import time
-import typing
 import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -19,9 +18,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from ssvad_keras.config import EvalConfig, ExperimentConfig, load_config
+from ssvad_keras.config import ExperimentConfig, load_config, override_config
 from ssvad_keras.data import eval_clip_dataset, eval_geometry, read_annotations, read_manifest
-from ssvad_keras.errors import CheckpointError, ConfigError
+from ssvad_keras.errors import CheckpointError
 from ssvad_keras.evaluation import (
     PAPER_PROTOCOL_NAME,
     ActGroundTruth,
@@ -134,7 +133,6 @@ def predict_videos(
 
 
 _FORWARDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_CLASS_MASKS = typing.get_args(EvalConfig.model_fields["class_mask"].annotation)
 
 
 def _compiled_forward(detector: keras.Model, class_mask: str = "predicted"):
@@ -318,10 +316,7 @@ def evaluate_checkpoint(
     """
     detector, run_config, model_path = load_detector(checkpoint)
     config = config or run_config or _config_for(detector)
-    if class_mask is not None:
-        if class_mask not in _CLASS_MASKS:
-            raise ConfigError(f"class_mask must be one of {', '.join(_CLASS_MASKS)}, got {class_mask!r}")
-        config = config.model_copy(update={"eval": config.eval.model_copy(update={"class_mask": class_mask})})
+    config = override_config(config, {"eval.class_mask": class_mask})
     protocol = protocol or config.eval.protocol
     manifest = read_manifest(data)
     ids: str | list[str] = split
