@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ssvad_keras.errors import ConfigError
 
@@ -46,8 +46,16 @@ class DataConfig(_Section):
     clip_length: int = Field(8, ge=2, description="Frames per clip (T).")
     frame_skip: int = Field(2, ge=1, description="Temporal stride between sampled frames.")
     input_size: tuple[int, int] = Field((224, 224), description="Model input (height, width).")
-    resize_to: tuple[int, int] | None = Field(
-        None, description="Resize frames to (height, width) before cropping; None keeps the stored size."
+    resize_to: Literal["auto", "stored"] | tuple[int, int] = Field(
+        "auto",
+        description="Size frames are resized to before cropping: 'auto' keeps the aspect ratio and "
+        "makes the crop cover the paper's share of the frame (224 of 240x320: 65% of the area; "
+        "docs/method.md, Frame geometry), 'stored' keeps the stored size, or [height, width].",
+    )
+    allow_partial_crop: bool = Field(
+        False,
+        description="Accept a crop that covers less than half of the (resized) frame's area; "
+        "refused otherwise, since ground truth outside the crop is never trained or evaluated.",
     )
     train_crop: Literal["random", "center", "resize"] = "random"
     eval_crop: Literal["center", "resize"] = "center"
@@ -55,6 +63,19 @@ class DataConfig(_Section):
     unlabeled_per_batch: int = Field(4, ge=0)
     shuffle_buffer: int = Field(256, ge=1)
     augment: AugmentConfig = AugmentConfig()
+
+    @field_validator("resize_to", mode="before")
+    @classmethod
+    def _stored_when_none(cls, value: Any) -> Any:
+        # Run configs written before "auto" existed say None for the stored size.
+        return "stored" if value is None else value
+
+    @field_validator("resize_to")
+    @classmethod
+    def _positive_size(cls, value: Any) -> Any:
+        if isinstance(value, tuple) and min(value) < 1:
+            raise ValueError("resize_to must be 'auto', 'stored' or [height, width] of positive sizes")
+        return value
 
     @property
     def batch_size(self) -> int:

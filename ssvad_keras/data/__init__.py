@@ -13,6 +13,14 @@ from ssvad_keras.data.augment import (
     invert_view_spatial,
     photometric_jitter,
 )
+from ssvad_keras.data.geometry import (
+    EvalGeometry,
+    check_geometry,
+    describe_geometry,
+    eval_geometry,
+    log_geometry,
+    resolve_resize,
+)
 from ssvad_keras.data.manifest import (
     Manifest,
     SplitInfo,
@@ -22,10 +30,8 @@ from ssvad_keras.data.manifest import (
     resolve_split_path,
 )
 from ssvad_keras.data.pipeline import (
-    EvalGeometry,
     VideoAnnotation,
     eval_clip_dataset,
-    eval_geometry,
     read_annotations,
     sample_clip_indices,
     train_dataset,
@@ -46,18 +52,22 @@ __all__ = [
     "VideoAnnotation",
     "apply_view",
     "apply_view_to_clip",
+    "check_geometry",
     "check_split",
     "decode_object_ids",
+    "describe_geometry",
     "eval_clip_dataset",
     "eval_geometry",
     "invert_view",
     "invert_view_spatial",
+    "log_geometry",
     "parse_video_record",
     "photometric_jitter",
     "rasterize_boxes",
     "read_annotations",
     "read_manifest",
     "read_split",
+    "resolve_resize",
     "resolve_split_path",
     "sample_clip_indices",
     "train_dataset",

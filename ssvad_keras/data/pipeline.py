@@ -30,6 +30,7 @@ import tensorflow as tf
 
 from ssvad_keras.config import DataConfig
 from ssvad_keras.data.augment import apply_view_to_clip, photometric_jitter
+from ssvad_keras.data.geometry import check_geometry, resolve_resize
 from ssvad_keras.data.manifest import (
     Manifest,
     check_split,
@@ -96,26 +97,26 @@ def _seed(r: tf.Tensor, use: int) -> tf.Tensor:
     return tf.stack([r, tf.constant(use, tf.int64)])
 
 
-def _check_geometry(manifest: Manifest, data_cfg: DataConfig, mode: str) -> None:
-    if mode == "resize":
-        return
-    source = data_cfg.resize_to or manifest.frame_size
-    if source is None:
-        return
-    if source[0] < data_cfg.input_size[0] or source[1] < data_cfg.input_size[1]:
-        what = "resize_to" if data_cfg.resize_to else "stored frame_size"
-        raise ConfigError(
-            f"data.input_size {tuple(data_cfg.input_size)} is larger than the {what} "
-            f"{tuple(source)}; set data.resize_to or a 'resize' crop"
-        )
+def _check_geometry(manifest: Manifest, data_cfg: DataConfig, mode: str) -> DataConfig:
+    """Refuse a crop that does not fit or covers under half of the frame (`geometry.check_geometry`),
+    then return `data_cfg` with `resize_to` resolved for the manifest's frame size: a static
+    (height, width), or "stored" when frames keep their size (the crop then happens inside the
+    JPEG decoder)."""
+    check_geometry(manifest.frame_size, data_cfg, mode, manifest.path)
+    if manifest.frame_size is None:
+        return data_cfg  # "stored" or an explicit size: nothing to resolve
+    resized = resolve_resize(manifest.frame_size, data_cfg.input_size, data_cfg.resize_to)
+    return data_cfg.model_copy(update={"resize_to": "stored" if resized == manifest.frame_size else resized})
 
 
 def _window(parsed: Mapping[str, tf.Tensor], data_cfg: DataConfig, mode: str, seed=None) -> CropWindow:
+    """The crop window of a clip; `data_cfg.resize_to` is resolved (`_check_geometry`)."""
+    resize = data_cfg.resize_to
     return crop_window(
         parsed["stored_hw"],
         tuple(data_cfg.input_size),
         mode,
-        tuple(data_cfg.resize_to) if data_cfg.resize_to else None,
+        tuple(resize) if isinstance(resize, tuple | list) else None,
         seed,
     )
 
@@ -355,7 +356,7 @@ def train_dataset(
             f"the model has {num_classes} classes but the dataset has {manifest.num_classes}",
             manifest.path,
         )
-    _check_geometry(manifest, data_cfg, data_cfg.train_crop)
+    data_cfg = _check_geometry(manifest, data_cfg, data_cfg.train_crop)
     parts = _resolve_split(data_dir, split, manifest)
     if not parts["labeled"]:
         raise DataError("the split has no labeled videos", manifest.path)
@@ -484,7 +485,7 @@ def eval_clip_dataset(
     >>> ds = eval_clip_dataset("data/synthetic", "test", DataConfig(), 8)  # doctest: +SKIP
     """
     manifest, ids, shards = _resolve_videos(data_dir, split_name_or_ids)
-    _check_geometry(manifest, data_cfg, data_cfg.eval_crop)
+    data_cfg = _check_geometry(manifest, data_cfg, data_cfg.eval_crop)
     id_tensor = tf.constant(ids, tf.string)
 
     def parse(serialized):
@@ -499,67 +500,6 @@ def eval_clip_dataset(
     )
     clips = clips.map(lambda c: _eval_clip(c, data_cfg), num_parallel_calls=AUTOTUNE)
     return clips.batch(batch_size).prefetch(AUTOTUNE)
-
-
-@dataclass(frozen=True)
-class EvalGeometry:
-    """Maps model-resolution pixel coordinates back to original-resolution pixels.
-
-    Continuous coordinates (pixel j spans [j, j + 1)): `original = (model + offset) * scale`,
-    per axis.
-
-    Attributes:
-        scale: (sy, sx) original pixels per resized pixel.
-        offset: (oy, ox) crop offset in resized pixels.
-    """
-
-    scale: tuple[float, float]
-    offset: tuple[float, float]
-
-    def to_original(self, boxes: np.ndarray) -> np.ndarray:
-        """Map (..., 4) continuous boxes [x1, y1, x2, y2] from model to original pixels."""
-        boxes = np.asarray(boxes, np.float32)
-        sy, sx = self.scale
-        oy, ox = self.offset
-        mul = np.array([sx, sy, sx, sy], np.float32)
-        add = np.array([ox, oy, ox, oy], np.float32)
-        return (boxes + add) * mul
-
-
-def eval_geometry(
-    stored_hw: Sequence[int],
-    orig_hw: Sequence[int],
-    input_size: Sequence[int],
-    crop: str,
-    resize_to: Sequence[int] | None = None,
-) -> EvalGeometry:
-    """The scale and offset of `eval_clip_dataset`'s frames relative to the original video.
-
-    Args:
-        stored_hw: (height, width) frames are stored at.
-        orig_hw: original (height, width).
-        input_size: model input (height, width).
-        crop: "center" or "resize" (`DataConfig.eval_crop`).
-        resize_to: `DataConfig.resize_to`.
-
-    Returns:
-        The `EvalGeometry`.
-
-    Example:
-    >>> g = eval_geometry((240, 320), (240, 320), (224, 224), "center")
-    >>> g.to_original([0, 0, 224, 224]).tolist()
-    [48.0, 8.0, 272.0, 232.0]
-    """
-    if crop == "resize":
-        resized, offset = tuple(input_size), (0, 0)
-    elif crop == "center":
-        resized = tuple(resize_to) if resize_to is not None else tuple(stored_hw)
-        # Same integer centring as `records.crop_window`.
-        offset = ((resized[0] - input_size[0]) // 2, (resized[1] - input_size[1]) // 2)
-    else:
-        raise ConfigError(f"unknown eval crop {crop!r} (expected 'center' or 'resize')")
-    scale = (orig_hw[0] / resized[0], orig_hw[1] / resized[1])
-    return EvalGeometry(scale=(float(scale[0]), float(scale[1])), offset=(float(offset[0]), float(offset[1])))
 
 
 @dataclass

@@ -6,9 +6,13 @@ p, p+s, ..., p+(T-1)s of the window), zero-padded past the end, so every frame g
 prediction. Memory stays constant whatever the video's length: only one batch of windows is held
 (`batch_size // s` windows, at least one), and per frame only its box survives, never its mask.
 
-Geometry: every frame is resized whole to the detector's (H, W) (no crop), so nothing falls
-outside the model's view and a mask-pixel box maps back to the original frame by a plain scale
-(`box_scaler`). Wide videos are squeezed horizontally; the model sees the whole scene.
+Geometry: frames reach the model as in evaluation (`data.eval_crop` of the run's config, or the
+`crop` argument). "center" (the default): each frame is resized by the rule the detector was
+trained with (`data.resize_to`, "auto" by default: `ssvad_keras.data.geometry`, so actors have the
+size they had in training) and its centre (H, W) is cut out; the periphery outside that crop is
+not seen. "resize": every frame is squeezed whole to (H, W), so nothing falls outside the model's
+view but wide videos are distorted. Either way a mask-pixel box maps back to the original frame
+through `eval_geometry`, the mapping evaluation uses.
 
 Outputs (in `<video stem>_detections/` unless told otherwise, written as one atomic folder):
 `tubes.json` in the ACT format (one tube per class whose video probability reaches the score
@@ -32,9 +36,21 @@ import keras
 import numpy as np
 
 from ssvad_keras.config import ExperimentConfig
+from ssvad_keras.data.geometry import (
+    EvalGeometry,
+    check_geometry,
+    eval_geometry,
+    log_geometry,
+    resolve_resize,
+)
 from ssvad_keras.errors import ConfigError, DataError
-from ssvad_keras.evaluation import Tube, box_scaler, mask_to_box
-from ssvad_keras.inference.evaluate import _compiled_forward, _config_for, load_detector
+from ssvad_keras.evaluation import Tube, mask_to_box
+from ssvad_keras.inference.evaluate import (
+    _compiled_forward,
+    _config_for,
+    _pixel_box_mapper,
+    load_detector,
+)
 from ssvad_keras.io import atomic_path, read_json
 from ssvad_keras.progress import progress_bar
 
@@ -232,22 +248,52 @@ def _resize_to_model(frame: np.ndarray, height: int, width: int) -> np.ndarray:
     return cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
 
+def probabilities_on_frame(probs: np.ndarray, frame_hw: tuple[int, int], geometry: EvalGeometry | None = None) -> np.ndarray:
+    """Model-resolution probabilities placed on the original frame (bilinear), zero outside the
+    model's crop.
+
+    Args:
+        probs: (H, W) foreground probabilities at the model's resolution.
+        frame_hw: the original frame's (height, width).
+        geometry: where the model's pixels lie in the frame (`eval_geometry`); None: the whole
+            frame was resized to (H, W).
+
+    Returns:
+        float32 (height, width).
+    """
+    height, width = frame_hw
+    probs = probs.astype(np.float32)
+    if geometry is None:
+        return cv2.resize(probs, (width, height), interpolation=cv2.INTER_LINEAR)
+    (sy, sx), (oy, ox) = geometry.scale, geometry.offset
+    # Frame pixel centre x + 0.5 lies at model coordinate (x + 0.5) / sx - ox; OpenCV samples
+    # pixel centres at integers, hence the half-pixel shifts.
+    to_model = np.array([[1 / sx, 0, 0.5 / sx - ox - 0.5], [0, 1 / sy, 0.5 / sy - oy - 0.5]], np.float64)
+    return cv2.warpAffine(
+        probs, to_model, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_CONSTANT, borderValue=0.0,
+    )
+
+
 def draw_overlay(
     frame: np.ndarray,
     probs: np.ndarray,
     box: np.ndarray | None,
     caption: str,
     mask_threshold: float = 0.5,
+    geometry: EvalGeometry | None = None,
 ) -> np.ndarray:
     """One overlay frame: the mask tinted, its box, and a caption (class and score).
 
     Args:
         frame: (H0, W0, 3) RGB uint8 original frame.
-        probs: (H, W) foreground probabilities at the model's resolution; resized (bilinear) to
-            the frame before thresholding, so the tint follows the mask's smooth outline.
+        probs: (H, W) foreground probabilities at the model's resolution; placed on the frame
+            (bilinear, `probabilities_on_frame`) before thresholding, so the tint follows the
+            mask's smooth outline.
         box: `[x1, y1, x2, y2]` pixel-inclusive in original pixels, or None.
         caption: text drawn above the box (top left of the frame without a box).
         mask_threshold: foreground probability threshold.
+        geometry: where the model's pixels lie in the frame; None: the whole frame.
 
     Returns:
         (H0, W0, 3) BGR uint8, ready for `cv2.VideoWriter`.
@@ -259,7 +305,7 @@ def draw_overlay(
     ((48, 64, 3), True)
     """
     height, width = frame.shape[:2]
-    fg = cv2.resize(probs.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR) >= mask_threshold
+    fg = probabilities_on_frame(probs, (height, width), geometry) >= mask_threshold
     out = frame.astype(np.float32)
     out[fg] = (1.0 - TINT_ALPHA) * out[fg] + TINT_ALPHA * TINT_RGB
     out = cv2.cvtColor(out.astype(np.uint8), cv2.COLOR_RGB2BGR)
@@ -334,12 +380,13 @@ def detect_video(
     overlay: bool = True,
     class_names: Sequence[str] | None = None,
     batch_size: int | None = None,
+    crop: str | None = None,
     progress: bool = False,
 ) -> DetectionResult:
     """Detect the action in a video file: its class, a box per frame, tubes and an overlay.
 
-    Frames are resized whole to the detector's input size and tiled into clips as in the
-    paper's evaluation (SPEC 5.1); each clip is decoded with its own predicted class (SPEC 2).
+    Frames reach the detector as in evaluation (the module docstring, Geometry) and are tiled
+    into clips as in the paper's evaluation (SPEC 5.1); each clip is decoded with its own predicted class (SPEC 2).
     The video's class distribution is the mean of its clips' class scores normalised to sum 1.
     Per frame, the box is the bounding box of the largest connected component of the mask
     (probability >= `mask_threshold`), scaled to the original resolution. Each class whose
@@ -364,6 +411,8 @@ def detect_video(
         class_names: one name per class; default the run's dataset classes, else `class_<i>`.
         batch_size: clips per forward pass (rounded down to whole windows of s clips, at least
             one window); default `eval.batch_size`. Memory grows with it, not with the video.
+        crop: "center" (resize by `data.resize_to`, then the centre crop, as in evaluation) or
+            "resize" (the whole frame squeezed to the input); default `data.eval_crop`.
         progress: show a progress bar.
 
     Returns:
@@ -396,6 +445,13 @@ def detect_video(
             raise ConfigError(f"score floor must lie in [0, 1], got {floor}")
         if batch < 1:
             raise ConfigError(f"batch size must be >= 1, got {batch}")
+        data_cfg = config.data.model_copy(update={"input_size": tuple(int(n) for n in detector.clip_shape[1:3])})
+        if crop is not None:
+            if crop not in ("center", "resize"):
+                raise ConfigError(f"crop must be 'center' or 'resize', got {crop!r}")
+            data_cfg = data_cfg.model_copy(update={"eval_crop": crop})
+        check_geometry((source.height, source.width), data_cfg, data_cfg.eval_crop, video_path)
+        log_geometry((source.height, source.width), data_cfg)
         num_classes = int(detector.num_classes)
         if class_names is not None:
             names, names_source = tuple(str(c) for c in class_names), "user"
@@ -408,7 +464,7 @@ def detect_video(
         out_dir = Path(out_dir) if out_dir is not None else video_path.with_name(f"{video_path.stem}_detections")
         _check_out_dir(out_dir)
         with atomic_path(out_dir, directory=True) as tmp:
-            run = _DetectionRun(detector, source, names, skip, threshold, batch)
+            run = _DetectionRun(detector, source, names, skip, threshold, batch, data_cfg)
             start = time.perf_counter()
             run.run(tmp / OVERLAY_FILE if overlay else None, progress)
             tubes = run.tubes(video_path.stem, floor)
@@ -443,14 +499,22 @@ class _DetectionRun:
     """The streaming loop of `detect_video`: windows in, per-frame boxes and scores out."""
 
     def __init__(self, detector, source: VideoSource, names, frame_skip: int, mask_threshold: float,
-                 batch_size: int):
+                 batch_size: int, data_cfg):
         self.source, self.names = source, names
         self.clip_length, self.height, self.width = (int(n) for n in detector.clip_shape[:3])
         self.frame_skip, self.mask_threshold = frame_skip, mask_threshold
         self.window_size = self.clip_length * frame_skip
         self.windows_per_batch = max(1, batch_size // frame_skip)
         self.forward = _compiled_forward(detector)
-        self.to_original = box_scaler(source.width / self.width, source.height / self.height)
+        frame_hw = (source.height, source.width)
+        crop = data_cfg.eval_crop
+        # "resize" squeezes the whole frame to the input: the resized frame is the crop.
+        model_hw = (self.height, self.width)
+        self.resized_hw = model_hw if crop == "resize" else resolve_resize(frame_hw, model_hw, data_cfg.resize_to)
+        self.geometry = eval_geometry(frame_hw, frame_hw, model_hw, crop, data_cfg.resize_to)
+        self.offset = tuple(int(v) for v in self.geometry.offset)
+        self.to_original = _pixel_box_mapper(self.geometry)
+        self.overlay_geometry = None if crop == "resize" else self.geometry
         self.num_frames = 0
         self.score_sum = np.zeros(int(detector.num_classes), np.float64)
         self.clips_seen = 0
@@ -489,7 +553,9 @@ class _DetectionRun:
         t, h, w = self.clip_length, self.height, self.width
         layouts, clips = [], []
         for frames in windows:
-            resized = np.stack([_resize_to_model(f, h, w) for f in frames]).astype(np.float32) / 255.0
+            (rh, rw), (oy, ox) = self.resized_hw, self.offset
+            resized = np.stack([_resize_to_model(f, rh, rw)[oy : oy + h, ox : ox + w] for f in frames])
+            resized = resized.astype(np.float32) / 255.0
             offsets = window_clip_offsets(len(frames), t, self.frame_skip)
             batch = np.zeros((len(offsets), t, h, w, 3), np.float32)  # zero padding past the end
             for clip, row in zip(batch, offsets, strict=True):
@@ -519,7 +585,9 @@ class _DetectionRun:
                     box = self.to_original(box[None])[0]
                 self.boxes.append(np.full(4, np.nan) if box is None else box)
                 if writer is not None:
-                    writer.write(draw_overlay(frame, frame_prob, box, caption, self.mask_threshold))
+                    writer.write(
+                        draw_overlay(frame, frame_prob, box, caption, self.mask_threshold, self.overlay_geometry)
+                    )
             self.num_frames += len(frames)
 
     def tubes(self, video_id: str, score_floor: float) -> list[Tube]:

@@ -19,7 +19,13 @@ import keras
 import numpy as np
 
 from ssvad_keras.config import ExperimentConfig, load_config, override_config
-from ssvad_keras.data import eval_clip_dataset, eval_geometry, read_annotations, read_manifest
+from ssvad_keras.data import (
+    eval_clip_dataset,
+    eval_geometry,
+    log_geometry,
+    read_annotations,
+    read_manifest,
+)
 from ssvad_keras.errors import CheckpointError
 from ssvad_keras.evaluation import (
     PAPER_PROTOCOL_NAME,
@@ -319,6 +325,7 @@ def evaluate_checkpoint(
     config = override_config(config, {"eval.class_mask": class_mask})
     protocol = protocol or config.eval.protocol
     manifest = read_manifest(data)
+    log_geometry(manifest, config.data)
     ids: str | list[str] = split
     if split == "val":
         split_file = Path(checkpoint) / "split.json" if Path(checkpoint).is_dir() else None

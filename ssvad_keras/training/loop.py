@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from ssvad_keras.config import ExperimentConfig
 from ssvad_keras.data import read_manifest, read_split, train_dataset, train_steps_per_epoch
+from ssvad_keras.data.geometry import log_geometry
 from ssvad_keras.errors import CheckpointError, DataError, SsvadError
 from ssvad_keras.io import atomic_path
 from ssvad_keras.models import build_detector
@@ -136,6 +137,7 @@ def train(
         state = RunState(select_metric=config.train.select_metric)
 
     manifest = read_manifest(data_dir)
+    log_geometry(manifest, config.data)
     num_classes = manifest.num_classes
     tcfg = config.train
     keras.utils.set_random_seed(tcfg.seed)

@@ -21,9 +21,11 @@ from ssvad_keras.data import (
 )
 from ssvad_keras.errors import ConfigError, DataError
 
+# The stored 24x32 frames, not resized: these tests pin crop offsets and box pixels at the
+# stored size, so they opt in to a crop that covers a third of the frame.
 CFG = DataConfig(
     clip_length=4, frame_skip=2, input_size=(16, 16), labeled_per_batch=2,
-    unlabeled_per_batch=2, shuffle_buffer=16,
+    unlabeled_per_batch=2, shuffle_buffer=16, resize_to="stored", allow_partial_crop=True,
 )
 SPLIT = "labeled-test"
 
@@ -131,7 +133,7 @@ def test_pixel_masks_are_used_when_the_video_has_them(tmp_path):
 
 
 def test_train_dataset_rejects_bad_arguments(semi_dataset):
-    with pytest.raises(ConfigError, match="larger than the stored frame_size"):
+    with pytest.raises(ConfigError, match="larger than the 24x32 frame"):
         train_dataset(semi_dataset, SPLIT, CFG.model_copy(update={"input_size": (32, 32)}))
     with pytest.raises(ConfigError, match="model has 5 classes but the dataset has 2"):
         train_dataset(semi_dataset, SPLIT, CFG, num_classes=5)

@@ -81,7 +81,7 @@ def _square_frames() -> tuple[np.ndarray, dict[int, list[float]]]:
 def test_forced_mask_gives_boxes_at_the_original_resolution(tmp_path):
     frames, expected = _square_frames()
     video = write_mp4(tmp_path / "square.mp4", frames)
-    result = detect_video(video, WhiteMaskDetector(), overlay=False, frame_skip=2)
+    result = detect_video(video, WhiteMaskDetector(), overlay=False, frame_skip=2, crop="resize")
 
     assert result.out_dir == tmp_path / "square_detections"
     assert sorted(p.name for p in result.out_dir.iterdir()) == ["tubes.json"]

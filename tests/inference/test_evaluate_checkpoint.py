@@ -91,7 +91,7 @@ def test_cli_model_mode_prints_json_with_vmap_only(saved_detector, tiny_syntheti
          "--protocol", "paper", "--metric", "vmap", "--json", "--quiet"],
     )
     assert result.exit_code == 0, result.output
-    payload = json.loads(result.output)
+    payload = json.loads(result.stdout)  # stderr carries the geometry line
     assert "paper_protocol" in payload and "localization accuracy" in payload["paper_protocol"]["name"]
 
 
@@ -131,8 +131,8 @@ def test_cli_class_mask_oracle_is_labelled_and_refused_in_file_mode(saved_detect
     plain = CliRunner().invoke(app, args)
     oracle = CliRunner().invoke(app, [*args, "--class-mask", "ground-truth"])
     assert plain.exit_code == 0 and oracle.exit_code == 0, oracle.output
-    assert json.loads(plain.output)["class_mask"] == "predicted"
-    assert json.loads(oracle.output)["class_mask"] == "ground_truth"
+    assert json.loads(plain.stdout)["class_mask"] == "predicted"
+    assert json.loads(oracle.stdout)["class_mask"] == "ground_truth"
     refused = CliRunner().invoke(
         app, ["evaluate", "--annotations", str(tmp_path / "gt.pkl"), "--frame-detections", str(tmp_path / "d.csv"),
               "--class-mask", "all"],

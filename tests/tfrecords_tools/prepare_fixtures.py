@@ -70,8 +70,11 @@ def tube_array(first: int, last: int, box) -> np.ndarray:
     return np.concatenate([frames, np.tile(np.asarray(box, np.float32), (len(frames), 1))], 1)
 
 
-def write_act_pickle(path: Path, classes: list[str], videos: dict, num_splits: int = 1) -> None:
-    """An ACT ground-truth pickle (protocol 2, like Python 2's), NumPy tube arrays included."""
+def write_act_pickle(
+    path: Path, classes: list[str], videos: dict, num_splits: int = 1, size: tuple[int, int] = (HEIGHT, WIDTH)
+) -> None:
+    """An ACT ground-truth pickle (protocol 2, like Python 2's), NumPy tube arrays included;
+    boxes are pixels at resolution `size` (height, width)."""
     gttubes = {}
     for video_id, spec in videos.items():
         tubes = gttubes.setdefault(video_id, {})
@@ -85,7 +88,7 @@ def write_act_pickle(path: Path, classes: list[str], videos: dict, num_splits: i
         "nframes": {v: s["nframes"] for v, s in videos.items()},
         "train_videos": [train] * num_splits,
         "test_videos": [test] * num_splits,
-        "resolution": {v: (HEIGHT, WIDTH) for v in videos},
+        "resolution": {v: tuple(size) for v in videos},
     }
     path.write_bytes(pickle.dumps(data, protocol=2))
 
@@ -99,14 +102,18 @@ def write_mp4(path: Path, frames: list[np.ndarray], fps: float = 25.0) -> None:
     writer.release()
 
 
-def make_ucf_root(root: Path, videos: dict | None = None, layout: str = "frames") -> Path:
+def make_ucf_root(
+    root: Path, videos: dict | None = None, layout: str = "frames", size: tuple[int, int] = (HEIGHT, WIDTH)
+) -> Path:
     """UCF101-24 in the ACT layout: `UCF101v2-GT.pkl` plus `rgb-images/` (layout "frames") or
-    `videos/*.mp4` (layout "mp4")."""
+    `videos/*.mp4` (layout "mp4", at the default size only); frames are `size` (height, width)."""
     videos = UCF_VIDEOS if videos is None else videos
+    if layout == "mp4" and tuple(size) != (HEIGHT, WIDTH):
+        raise ValueError("the mp4 layout writes HEIGHT x WIDTH frames only")
     root.mkdir(parents=True, exist_ok=True)
-    write_act_pickle(root / "UCF101v2-GT.pkl", UCF_CLASSES, videos)
+    write_act_pickle(root / "UCF101v2-GT.pkl", UCF_CLASSES, videos, size=size)
     for index, (video_id, spec) in enumerate(videos.items()):
-        frames = [flat_frame(index, t) for t in range(spec["nframes"])]
+        frames = [flat_frame(index, t, size) for t in range(spec["nframes"])]
         if layout == "mp4":
             write_mp4(root / "videos" / f"{video_id}.mp4", frames)
             continue
