@@ -10,7 +10,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def tiny_synthetic_dataset(tmp_path_factory) -> Path:
-    """A converted synthetic benchmark: 10 training videos (2 per class), 3 test videos, 32x32
+    """A converted synthetic benchmark: 10 training videos (the default scene vocabulary's 6 classes), 3 test videos, 32x32
     frames, with `splits/labeled-0.20-seed0.json` (seed 0). Built once per test session."""
     from tfrecords_tools.synthetic import generate_synthetic
 
