@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from ssvad_cli._common import console
-from tfrecords_tools import jhmdb, synthetic, ucf101, youtube_vos
+from tfrecords_tools import jhmdb, synthetic, synthetic_vos, ucf101, youtube_vos
 from tfrecords_tools.writer import ConversionSummary
 
 prepare_app = typer.Typer(
@@ -185,8 +185,32 @@ def prepare_synthetic(
     ))
 
 
+@prepare_app.command("synthetic-vos")
+def prepare_synthetic_vos(
+    out: Out,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the videos.")] = 0,
+    videos: Annotated[
+        int, typer.Option("--videos", min=1, help="Training videos.")
+    ] = synthetic_vos.DEFAULT_TRAIN_VIDEOS,
+    valid_videos: Annotated[
+        int, typer.Option("--valid-videos", min=1, help="Validation videos.")
+    ] = synthetic_vos.DEFAULT_VALID_VIDEOS,
+    frame_size: FrameSize = None,
+    overwrite: Overwrite = False,
+    quiet: Quiet = False,
+) -> None:
+    """The built-in VOS benchmark in the YouTube-VOS layout (train/, valid/, valid_gt/ with full
+    ground truth): moving textured shapes, some categories only in valid ("unseen")."""
+    path = synthetic_vos.generate_synthetic_vos(
+        out, seed, num_train=videos, num_valid=valid_videos,
+        frame_size=frame_size or synthetic_vos.DEFAULT_FRAME_SIZE, overwrite=overwrite,
+        progress=not quiet,
+    )
+    console.print(f"wrote {path} (train/, valid/, valid_gt/)", soft_wrap=True, highlight=False)
+
+
 def register(app: typer.Typer) -> None:
-    """Add `ssvad prepare` and its four sources to `app`."""
+    """Add `ssvad prepare` and its sources to `app`."""
     app.add_typer(
         prepare_app,
         name="prepare",

@@ -25,6 +25,7 @@ class Protocol(enum.StrEnum):
     paper = "paper"
     act = "act"
     both = "both"
+    vos = "vos"
 
 
 class ClassMask(enum.StrEnum):
@@ -67,6 +68,15 @@ def evaluate(
     tube_detections: Annotated[
         Path | None, typer.Option(help="File mode: tubes.json ({video: [{label, score, boxes}]}).")
     ] = None,
+    predictions: Annotated[
+        Path | None, typer.Option(help="VOS mode: predicted Annotations/ folder (palette PNGs per video).")
+    ] = None,
+    meta: Annotated[
+        Path | None, typer.Option(help="VOS mode: meta.json of the evaluated split (object ids, categories).")
+    ] = None,
+    train_meta: Annotated[
+        Path | None, typer.Option(help="VOS mode: the training split's meta.json; its categories are 'seen'.")
+    ] = None,
     json_stdout: Annotated[
         bool, typer.Option("--json", help="Print the report as JSON on stdout (and nothing else).")
     ] = False,
@@ -88,7 +98,17 @@ def evaluate(
     --frame-detections dets.csv --tube-detections tubes.json --json`.
     Model mode: `ssvad evaluate --checkpoint RUN_DIR --data DIR [--split test|val]
     [--class-mask ground-truth]`.
+    VOS mode: `ssvad evaluate --protocol vos --annotations GT/Annotations --predictions
+    PRED/Annotations --meta GT/meta.json --train-meta train/meta.json` (YouTube-VOS J and F).
     """
+    vos_inputs = predictions is not None or meta is not None or train_meta is not None
+    if protocol is Protocol.vos or vos_inputs:
+        if protocol is not Protocol.vos:
+            raise ConfigError("--predictions/--meta/--train-meta belong to --protocol vos")
+        payload, tables = _vos_mode(annotations, predictions, meta, train_meta, checkpoint, data,
+                                    progress=not (quiet or json_stdout))
+        _emit(payload, tables, json_stdout, json_out)
+        return
     file_inputs = annotations is not None or frame_detections is not None or tube_detections is not None
     if checkpoint is not None and file_inputs:
         raise ConfigError("--checkpoint (model mode) cannot be combined with --annotations/--frame-detections/--tube-detections")
@@ -105,6 +125,11 @@ def evaluate(
     else:
         raise ConfigError("nothing to evaluate: give --checkpoint and --data (model mode), or --annotations with "
                           "--frame-detections and/or --tube-detections (file mode)")
+    _emit(payload, tables, json_stdout, json_out)
+
+
+def _emit(payload: dict, tables: list, json_stdout: bool, json_out: Path | None) -> None:
+    """Write the JSON report and/or print it or the tables."""
     if json_out is not None:
         from ssvad_keras.io import write_json_atomic
 
@@ -140,6 +165,23 @@ def _file_mode(annotations: Path | None, split: str | None, metric: MetricChoice
         raise ConfigError(f"--metric {metric.value} needs {needed}")
     report = evaluate_detection_files(annotations, split_number, frame_detections, tube_detections)
     return report.to_dict(), [render_act_table(report, metric.value)]
+
+
+def _vos_mode(annotations: Path | None, predictions: Path | None, meta: Path | None,
+              train_meta: Path | None, checkpoint: Path | None, data: Path | None,
+              progress: bool) -> tuple[dict, list]:
+    """Score a YouTube-VOS prediction folder (`ssvad_keras.evaluation.vos.evaluate_youtube_vos`)."""
+    if checkpoint is not None or data is not None:
+        raise ConfigError("--protocol vos scores prediction files; run `ssvad vos predict` first "
+                          "(no --checkpoint/--data)")
+    missing = [name for name, value in (("--annotations", annotations), ("--predictions", predictions),
+                                        ("--meta", meta)) if value is None]
+    if missing:
+        raise ConfigError(f"--protocol vos needs {', '.join(missing)}")
+    from ssvad_keras.evaluation.vos import evaluate_youtube_vos, render_vos_table
+
+    report = evaluate_youtube_vos(annotations, predictions, meta, train_meta, progress=progress)
+    return report.to_dict(), [render_vos_table(report)]
 
 
 def _model_mode(checkpoint: Path, data: Path | None, split: str | None, metric: MetricChoice,

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import typer
 
-from ssvad_cli import commands_data, commands_detect, commands_eval, commands_model, commands_train
+from ssvad_cli import (
+    commands_data,
+    commands_detect,
+    commands_eval,
+    commands_model,
+    commands_train,
+    commands_vos,
+)
 from ssvad_cli._common import console, err_console, fail
 from ssvad_keras import __version__
 from ssvad_keras.errors import SsvadError
@@ -46,6 +53,7 @@ commands_model.register(app)
 commands_train.register(app)
 commands_eval.register(app)
 commands_detect.register(app)
+commands_vos.register(app)
 
 
 def main() -> None:

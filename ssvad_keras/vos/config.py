@@ -1,0 +1,170 @@
+"""Configuration of VOS transfer runs: the action detector's sections, composed with VOS ones.
+
+A VOS config reuses `ModelConfig` (the encoder and decoder sizes, so action-detection weights
+fit), `LossConfig` (its localization terms: BCE, Dice, plain L2, temporal coherence, gradient
+smoothness and their weights; the classification terms have no meaning without classes and
+are not used) and `TrainConfig` (as `VosTrainConfig`: optimiser, plateau schedule, epochs, seed, semi-supervised
+switch). Its own sections hold what only VOS needs:
+
+- `data` (`VosDataConfig`): clip length and input size, clips per batch, the labeled fraction
+  and the validation share of the training videos;
+- `train` (`VosTrainConfig`): `TrainConfig` selecting checkpoints on validation J&F;
+- `vos` (`VosSettings`): the initialisation (`--init`), the merge threshold, the batch size of
+  prediction.
+
+A model preset (`tiny`, `small`, `paper`) contributes its `[model]` section and its clip length
+and input size; its frame skip does not apply: VOS clips are consecutive stored frames (YouTube-
+VOS already stores every 5th frame), because every stored frame needs a prediction.
+
+    from ssvad_keras.vos.config import load_vos_config
+    cfg = load_vos_config("configs/vos/semi_supervised_10.toml", preset="tiny")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ssvad_keras.config import (
+    LossConfig,
+    ModelConfig,
+    TrainConfig,
+    _format_validation_error,
+    _merge,
+    _read_toml,
+    _with_overrides,
+    configs_dir,
+    preset_path,
+)
+from ssvad_keras.errors import ConfigError
+
+# Checkpoint-selection metrics a VOS run logs on its validation videos.
+SelectMetric = Literal["val_jf", "val_j", "val_f"]
+# What a model preset contributes to a VOS config.
+_PRESET_DATA_KEYS = ("clip_length", "input_size")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class VosDataConfig(_Section):
+    """Clips and batches of VOS training (consecutive stored frames)."""
+
+    clip_length: int = Field(8, ge=2, description="Frames per clip (T); the first is the reference.")
+    input_size: tuple[int, int] = Field((224, 224), description="Model input (height, width).")
+    labeled_per_batch: int = Field(4, ge=1, description="Labeled clips per batch.")
+    unlabeled_per_batch: int = Field(4, ge=0, description="Unlabeled clips per batch (semi-supervised).")
+    labeled_fraction: float = Field(0.1, gt=0.0, le=1.0, description="Share of training videos labeled.")
+    val_fraction: float = Field(
+        0.1, ge=0.0, lt=1.0, description="Share of training videos held out to select checkpoints."
+    )
+    max_val_videos: int = Field(20, ge=1, description="At most this many of them are scored per epoch.")
+    hflip: bool = Field(True, description="The augmented view is the horizontally flipped clip.")
+
+
+class VosTrainConfig(TrainConfig):
+    """`TrainConfig` with the VOS validation: J&F of the held-out training videos."""
+
+    validate_every: int = Field(1, ge=1, description="Epochs between validations (and the last one).")
+    select_metric: SelectMetric = Field(
+        "val_jf", description="Checkpoint selection: validation J&F, J or F (higher is better)."
+    )
+
+
+class VosSettings(_Section):
+    """Initialisation and prediction."""
+
+    init: Path | None = Field(
+        None,
+        description="Action-detection run folder or .keras detector (encoder + decoder), or "
+        "converted I3D weights (encoder); None starts from random weights.",
+    )
+    mask_threshold: float = Field(
+        0.5, gt=0.0, lt=1.0, description="Background wins where every object's probability is below."
+    )
+    predict_batch_size: int = Field(8, ge=1, description="Clips per forward pass at prediction.")
+
+
+class VosConfig(_Section):
+    """Everything one VOS run needs."""
+
+    name: str = "vos"
+    preset: str | None = None
+    data: VosDataConfig = VosDataConfig()
+    model: ModelConfig = ModelConfig()
+    loss: LossConfig = LossConfig()
+    train: VosTrainConfig = VosTrainConfig()
+    vos: VosSettings = VosSettings()
+
+    @model_validator(mode="after")
+    def _check(self) -> VosConfig:
+        # The VOS trainer is the paper's one-network two-view method ("pi").
+        if getattr(self.train, "method", "pi") != "pi":
+            raise ValueError("train.method: VOS training implements the paper's two-view method ('pi')")
+        if self.train.strategy != "none":
+            raise ValueError("train.strategy: VOS training runs on one device ('none')")
+        return self
+
+
+def vos_configs_dir() -> Path:
+    """The installed `configs/vos/` folder."""
+    return configs_dir() / "vos"
+
+
+def _preset_tree(name: str) -> dict[str, Any]:
+    raw = _read_toml(preset_path(name))
+    data = {k: v for k, v in raw.get("data", {}).items() if k in _PRESET_DATA_KEYS}
+    return {"model": raw.get("model", {}), "data": data, "preset": name}
+
+
+def _resolve_file(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A VOS file with its `base` chain and the preset it names merged under it."""
+    path = path.resolve()
+    if path in seen:
+        raise ConfigError("config files extend each other in a cycle", path)
+    raw = _read_toml(path)
+    merged: dict[str, Any] = {}
+    base = raw.pop("base", None)
+    if base is not None:
+        base_path = Path(base) if Path(base).is_absolute() else path.parent / base
+        merged = _resolve_file(base_path, seen + (path,))
+    if "preset" in raw:
+        if not isinstance(raw["preset"], str):
+            raise ConfigError("preset: must be a preset name", path)
+        merged = _merge(merged, _preset_tree(raw["preset"]))
+    return _merge(merged, raw)
+
+
+def load_vos_config(
+    path: str | Path | Sequence[str | Path] | None = None,
+    preset: str | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> VosConfig:
+    """Build a `VosConfig` from files, a model preset and dotted overrides (in that order).
+
+    Args:
+        path: a TOML file (may name `preset` and `base`), several merged in order, or None.
+        preset: a model preset; applied over the files' own, under `overrides`.
+        overrides: dotted keys, e.g. `{"train.epochs": 3, "data.labeled_fraction": 0.1}`; None
+            values are ignored.
+
+    Raises:
+        ConfigError: one line naming the file, the field and the problem.
+    """
+    tree: dict[str, Any] = {}
+    source = "<defaults>"
+    paths = [] if path is None else [path] if isinstance(path, (str, Path)) else list(path)
+    for one in paths:
+        source = str(one)
+        tree = _merge(tree, _resolve_file(Path(one)))
+    if preset is not None:
+        tree = _merge(tree, _preset_tree(preset))
+    tree = _with_overrides(tree, overrides)
+    try:
+        return VosConfig.model_validate(tree)
+    except ValidationError as err:
+        raise ConfigError(_format_validation_error(err), source) from None
