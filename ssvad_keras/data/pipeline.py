@@ -257,19 +257,25 @@ def _clip_stream(
     labeled: bool,
     repeat: bool,
 ) -> tf.data.Dataset:
-    """One clip per video of `ids` per pass, shuffled; forever when `repeat`."""
+    """One clip per video of `ids` per pass, shuffled within the pass; forever when `repeat`.
+
+    Each pass is shuffled on its own and then repeated (not shuffled across the repeat), so with
+    `shuffle_buffer >= len(ids)` every pass is a permutation of the videos: consecutive clips of
+    one pass never repeat a video, and a labeled-only epoch sees every labeled video once.
+    """
     stream_seed = seed * 2 + (0 if labeled else 1)  # labeled/unlabeled draw independently
     records = _select_videos(_record_dataset(shards, stream_seed), ids)
-    if repeat:
-        records = records.repeat()
+    # Re-iterated at every pass (under `repeat`): new shard order, new draws, new shuffle.
     draws = tf.data.Dataset.random(seed=stream_seed, rerandomize_each_iteration=True)
     clips = tf.data.Dataset.zip(records, draws).map(
         lambda s, r: _compact_clip(s, r, data_cfg, labeled), num_parallel_calls=AUTOTUNE
     )
     # A pass holds one clip per video, so a buffer beyond len(ids) adds nothing but start-up
-    # time (it is refilled at every epoch).
+    # time (it is refilled at every pass).
     buffer = min(data_cfg.shuffle_buffer, len(ids))
     clips = clips.shuffle(buffer, seed=stream_seed, reshuffle_each_iteration=True)
+    if repeat:
+        clips = clips.repeat()
     return clips.map(lambda c: _two_view_clip(c, data_cfg, labeled), num_parallel_calls=AUTOTUNE)
 
 

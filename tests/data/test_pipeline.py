@@ -87,6 +87,21 @@ def test_labeled_only_epoch_is_one_pass_over_labeled_videos(semi_dataset):
     assert all(b["labeled"].tolist() == [1.0] * 3 for b in batches)
 
 
+def test_every_pass_over_the_labeled_videos_is_a_permutation(tmp_path):
+    # Video i carries a box in stored columns 2i..2i+1, i.e. column i of the 16x16 'resize' crop.
+    videos = [make_video(f"v{i}", i % 2, 12, box=(2 * i, 2, 2 * i + 1, 5)) for i in range(6)]
+    split = {"labeled": [v.video_id for v in videos], "unlabeled": [], "val": []}
+    root = write_dataset(tmp_path, {"train": videos}, split)
+    cfg = CFG.model_copy(update={"train_crop": "resize", "labeled_per_batch": 3, "unlabeled_per_batch": 0})
+    dataset = train_dataset(root, SPLIT, cfg, seed=0, labeled_only=True)
+    orders = []
+    for _ in range(3):  # three epochs of two batches: each one pass over the six videos
+        masks = np.concatenate([b["mask"] for b in _batches(dataset)])
+        orders.append([int(np.flatnonzero(m.any(axis=(0, 1, 3)))[0]) for m in masks])
+    assert all(sorted(order) == list(range(6)) for order in orders)
+    assert len({tuple(order) for order in orders}) > 1  # reshuffled between passes
+
+
 def test_augmented_view_inverts_to_the_clip_without_jitter(semi_dataset):
     aug = AugmentConfig(hflip=True, time_reverse=True, probability=0.5)
     cfg = CFG.model_copy(update={"augment": aug})
