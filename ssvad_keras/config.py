@@ -15,7 +15,7 @@ import tomllib
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -83,7 +83,15 @@ class DataConfig(_Section):
 
 
 class ModelConfig(_Section):
-    """The capsule detector (SPEC 2). Presets in `configs/presets/` fill this section."""
+    """The capsule detector (SPEC 2). Presets in `configs/presets/` fill this section.
+
+    Every field but those in `WEIGHT_FIELDS` is architecture: `VideoCapsuleDetector` takes it,
+    stores it and saves it in its `.keras` archive without naming it, so a new option is one
+    field here plus the code that uses it.
+    """
+
+    # Fields that say which weights `build_detector` loads into a fresh model, not what it is.
+    WEIGHT_FIELDS: ClassVar[tuple[str, ...]] = ("encoder_weights", "pretrained_parts")
 
     encoder_variant: Literal["ssl", "original"] = Field(
         "ssl", description="'ssl': the paper code's strides (28x28 grid); 'original': unmodified I3D."
@@ -114,6 +122,26 @@ class ModelConfig(_Section):
     decoder_channels: int = Field(64, ge=1)
     decoder_final_channels: int = Field(128, ge=1)
     decoder_dropout: float = Field(0.5, ge=0.0, lt=1.0)
+    kernels: Literal["auto", "reference", "cpu_fast"] = Field(
+        "auto",
+        description="How convolutions, pools and the decoder head are computed: 'reference' = "
+        "plain Keras operations with the backend's gradients; 'cpu_fast' = the custom operators "
+        "of ssvad_keras.layers.cpu_kernels (measured faster on CPU only); 'auto' = 'cpu_fast' when "
+        "no GPU or TPU is visible, else 'reference'. Same weights and results either way.",
+    )
+
+    @classmethod
+    def from_fields(cls, fields: dict[str, Any], source: str | None = None) -> ModelConfig:
+        """`ModelConfig(**fields)`, failing with a one-line `ConfigError` ("model.<field>: ...").
+
+        Args:
+            fields: field names and values; missing ones take their defaults.
+            source: the file the fields come from, named in the error; None names none.
+        """
+        try:
+            return cls.model_validate(fields)
+        except ValidationError as err:
+            raise ConfigError(f"model.{_format_validation_error(err)}", source) from None
 
 
 class LossConfig(_Section):

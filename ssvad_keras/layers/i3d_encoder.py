@@ -81,6 +81,9 @@ class I3DEncoder(keras.layers.Layer):
     Args:
         variant: str. `"ssl"` (the paper code's strides) or `"original"`. Defaults to `"ssl"`.
         width: float. Channel multiplier in (0, 1]. Defaults to 1.0.
+        kernels: str. `"auto"`, `"reference"` or `"cpu_fast"`: how convolutions and pools are
+            computed (`ssvad_keras.layers.cpu_kernels`); the weights are the same either way.
+            Defaults to `"auto"`.
         **kwargs: standard `keras.layers.Layer` arguments.
 
     Example:
@@ -93,7 +96,7 @@ class I3DEncoder(keras.layers.Layer):
     Reference: Carreira & Zisserman, "Quo Vadis, Action Recognition?", CVPR 2017.
     """
 
-    def __init__(self, variant: str = "ssl", width: float = 1.0, **kwargs):
+    def __init__(self, variant: str = "ssl", width: float = 1.0, kernels: str = "auto", **kwargs):
         super().__init__(**kwargs)
         if variant not in VARIANTS:
             raise ValueError(f"unknown I3D variant {variant!r} (known: {', '.join(VARIANTS)})")
@@ -101,17 +104,19 @@ class I3DEncoder(keras.layers.Layer):
             raise ValueError(f"I3D width must be in (0, 1], got {width}")
         self.variant = variant
         self.width = float(width)
+        self.kernels = kernels
 
     def build(self, input_shape):
         self.endpoints = []
         shape = tuple(input_shape)
         for name, kind, args in endpoint_specs(self.variant, self.width):
+            common = {"kernels": self.kernels, "dtype": self.dtype_policy, "name": name}
             if kind == "unit":
-                layer = I3DUnit(**args, dtype=self.dtype_policy, name=name)
+                layer = I3DUnit(**args, **common)
             elif kind == "pool":
-                layer = SameMaxPool3D(**args, dtype=self.dtype_policy, name=name)
+                layer = SameMaxPool3D(**args, **common)
             else:
-                layer = InceptionModule(**args, dtype=self.dtype_policy, name=name)
+                layer = InceptionModule(**args, **common)
             layer.build(shape)
             shape = layer.compute_output_shape(shape)
             self.endpoints.append(layer)
@@ -160,5 +165,5 @@ class I3DEncoder(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"variant": self.variant, "width": self.width})
+        config.update({"variant": self.variant, "width": self.width, "kernels": self.kernels})
         return config

@@ -39,6 +39,8 @@ class InceptionModule(keras.layers.Layer):
             `Branch_1/Conv3d_0b_3x3`, `Branch_2/Conv3d_0a_1x1`, `Branch_2/Conv3d_0b_3x3` and
             `Branch_3/Conv3d_0b_1x1`; the output has `filters[0] + filters[2] + filters[4] +
             filters[5]` channels.
+        kernels: str. `"auto"`, `"reference"` or `"cpu_fast"`: how the convolutions and the
+            pool are computed (`ssvad_keras.layers.cpu_kernels`). Defaults to `"auto"`.
         **kwargs: standard `keras.layers.Layer` arguments.
 
     Example:
@@ -50,20 +52,29 @@ class InceptionModule(keras.layers.Layer):
     Reference: Carreira & Zisserman, "Quo Vadis, Action Recognition?", CVPR 2017.
     """
 
-    def __init__(self, filters: Sequence[int], **kwargs):
+    def __init__(self, filters: Sequence[int], kernels: str = "auto", **kwargs):
         super().__init__(**kwargs)
         if len(filters) != 6:
             raise ValueError(f"InceptionModule needs 6 filter counts, got {len(filters)}")
         self.filters = tuple(int(f) for f in filters)
+        self.kernels = kernels
 
     def build(self, input_shape):
         self.units = {}
         for scope, index, kernel in BRANCH_UNITS:
             self.units[scope] = I3DUnit(
-                self.filters[index], kernel, dtype=self.dtype_policy, name=scope_to_layer_name(scope)
+                self.filters[index],
+                kernel,
+                kernels=self.kernels,
+                dtype=self.dtype_policy,
+                name=scope_to_layer_name(scope),
             )
         self.branch_3_pool = SameMaxPool3D(
-            (3, 3, 3), (1, 1, 1), dtype=self.dtype_policy, name="Branch_3_MaxPool3d_0a_3x3"
+            (3, 3, 3),
+            (1, 1, 1),
+            kernels=self.kernels,
+            dtype=self.dtype_policy,
+            name="Branch_3_MaxPool3d_0a_3x3",
         )
         u = self.units
         u["Branch_0/Conv3d_0a_1x1"].build(input_shape)
@@ -90,5 +101,5 @@ class InceptionModule(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"filters": self.filters})
+        config.update({"filters": self.filters, "kernels": self.kernels})
         return config

@@ -20,6 +20,8 @@ class PrimaryCapsules(keras.layers.Layer):
         capsule_types: int. Capsule types B per grid position.
         pose_size: int. P; poses are P x P. Defaults to 4.
         kernel_size: int. K. Defaults to 9.
+        kernels: str. `"auto"`, `"reference"` or `"cpu_fast"`: how the convolutions' gradients
+            are computed (`ssvad_keras.layers.cpu_kernels`). Defaults to `"auto"`.
         **kwargs: standard `keras.layers.Layer` arguments.
 
     Returns:
@@ -33,11 +35,19 @@ class PrimaryCapsules(keras.layers.Layer):
     ((2, 6, 6, 8, 16), (2, 6, 6, 8))
     """
 
-    def __init__(self, capsule_types: int, pose_size: int = 4, kernel_size: int = 9, **kwargs):
+    def __init__(
+        self,
+        capsule_types: int,
+        pose_size: int = 4,
+        kernel_size: int = 9,
+        kernels: str = "auto",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.capsule_types = int(capsule_types)
         self.pose_size = int(pose_size)
         self.kernel_size = int(kernel_size)
+        self.kernels = kernels
 
     def build(self, input_shape):
         height, width = input_shape[1], input_shape[2]
@@ -53,6 +63,7 @@ class PrimaryCapsules(keras.layers.Layer):
             self.capsule_types * self.pose_size**2,
             self.kernel_size,
             kernel_initializer=init,
+            kernels=self.kernels,
             dtype=self.dtype_policy,
             name="pose_conv",
         )
@@ -61,6 +72,7 @@ class PrimaryCapsules(keras.layers.Layer):
             self.kernel_size,
             activation="sigmoid",
             kernel_initializer=init,
+            kernels=self.kernels,
             dtype=self.dtype_policy,
             name="activation_conv",
         )
@@ -93,6 +105,7 @@ class PrimaryCapsules(keras.layers.Layer):
                 "capsule_types": self.capsule_types,
                 "pose_size": self.pose_size,
                 "kernel_size": self.kernel_size,
+                "kernels": self.kernels,
             }
         )
         return config

@@ -18,8 +18,14 @@ from ssvad_keras.layers import (
     LocalizationDecoder,
     PrimaryCapsules,
 )
+from ssvad_keras.layers.cpu_kernels import resolve_kernels
 
-PIXEL_RANGES = ("0_1", "-1_1")
+# The architecture fields of `ModelConfig`: the detector takes them as keyword arguments,
+# stores them and returns them from `get_config` (so an archive rebuilds the same model).
+# `ModelConfig.WEIGHT_FIELDS` say what to load into a fresh model (`build_detector`).
+ARCHITECTURE_FIELDS = tuple(
+    name for name in ModelConfig.model_fields if name not in ModelConfig.WEIGHT_FIELDS
+)
 
 
 @keras.saving.register_keras_serializable(package="ssvad")
@@ -37,15 +43,23 @@ class VideoCapsuleDetector(keras.Model):
       penultimate activations of the classification-consistency loss, Eq. 1);
     - `loc_logits` (batch, T, H, W, 1): mask logits at the clip's exact size.
 
+    The model options are `ssvad_keras.config.ModelConfig`'s fields, one source: they are
+    validated by it (defaults included), kept as `model_config`, readable as attributes
+    (`detector.primary_kernel`) and saved by `get_config`; a field added to `ModelConfig` is
+    accepted, stored and saved here without an edit. `kernels="auto"` is saved as such and
+    resolved on the device that builds the model (`resolved_kernels`), so a checkpoint trained
+    on CPU runs the reference kernels on a GPU.
+
     Args:
         num_classes: int. Action classes C.
         clip_shape: 4 ints. (T, H, W, 3) the model is built for. Defaults to (8, 224, 224, 3).
-        encoder_variant, encoder_width, encoder_dropout, pixel_range, primary_kernel,
-        primary_types, pose_size, routing, routing_iterations, rematerialize_routing,
-        decoder_channels, decoder_final_channels, decoder_dropout: as
-        `ssvad_keras.config.ModelConfig`.
         seed: int or None. Seed of the two 3D dropouts. Defaults to `None`.
-        **kwargs: standard `keras.Model` arguments.
+        **kwargs: the `ModelConfig` fields in `ARCHITECTURE_FIELDS` (all but its
+            `WEIGHT_FIELDS`; see their descriptions there), then standard `keras.Model`
+            arguments (`name`, ...).
+
+    Raises:
+        ConfigError: a model option is invalid (one line naming the field).
 
     Example:
 
@@ -61,70 +75,50 @@ class VideoCapsuleDetector(keras.Model):
         self,
         num_classes: int,
         clip_shape: Sequence[int] = (8, 224, 224, 3),
-        encoder_variant: str = "ssl",
-        encoder_width: float = 1.0,
-        encoder_dropout: float = 0.5,
-        pixel_range: str = "0_1",
-        primary_kernel: int = 9,
-        primary_types: int = 32,
-        pose_size: int = 4,
-        routing: str = "em_released",
-        routing_iterations: int = 3,
-        rematerialize_routing: bool = True,
-        decoder_channels: int = 64,
-        decoder_final_channels: int = 128,
-        decoder_dropout: float = 0.5,
         seed: int | None = None,
         **kwargs,
     ):
+        options = {name: kwargs.pop(name) for name in ARCHITECTURE_FIELDS if name in kwargs}
         super().__init__(**kwargs)
-        if pixel_range not in PIXEL_RANGES:
-            raise ConfigError(f"model.pixel_range: must be one of {PIXEL_RANGES}, got {pixel_range!r}")
+        self.model_config = ModelConfig.from_fields(options)
+        for name in ARCHITECTURE_FIELDS:
+            setattr(self, name, getattr(self.model_config, name))
+        self.resolved_kernels = resolve_kernels(self.model_config.kernels)
         self.num_classes = int(num_classes)
         self.clip_shape = tuple(int(n) for n in clip_shape)
         if len(self.clip_shape) != 4 or self.clip_shape[-1] != 3:
             raise ConfigError(f"clip shape must be (T, H, W, 3), got {self.clip_shape}")
-        self.encoder_variant = encoder_variant
-        self.encoder_width = float(encoder_width)
-        self.encoder_dropout = float(encoder_dropout)
-        self.pixel_range = pixel_range
-        self.primary_kernel = int(primary_kernel)
-        self.primary_types = int(primary_types)
-        self.pose_size = int(pose_size)
-        self.routing = routing
-        self.routing_iterations = int(routing_iterations)
-        self.rematerialize_routing = bool(rematerialize_routing)
-        self.decoder_channels = int(decoder_channels)
-        self.decoder_final_channels = int(decoder_final_channels)
-        self.decoder_dropout = float(decoder_dropout)
         self.seed = seed
 
-        self.encoder = I3DEncoder(encoder_variant, encoder_width, name="i3d_encoder")
+        m = self.model_config
+        kernels = self.resolved_kernels
+        self.encoder = I3DEncoder(m.encoder_variant, m.encoder_width, kernels=kernels, name="i3d_encoder")
         self.feature_dropout = keras.layers.SpatialDropout3D(
-            encoder_dropout, seed=seed, name="feature_dropout"
+            m.encoder_dropout, seed=seed, name="feature_dropout"
         )
         self.primary_capsules = PrimaryCapsules(
-            primary_types, pose_size, primary_kernel, name="primary_capsules"
+            m.primary_types, m.pose_size, m.primary_kernel, kernels=kernels, name="primary_capsules"
         )
         # Routing runs in float32 under mixed precision: the released EM divides by a
         # near-zero "std" (SPEC 2) that float16 flushes to zero.
         self.class_capsules = ClassCapsules(
             num_classes,
-            pose_size,
-            routing,
-            routing_iterations,
-            rematerialize=rematerialize_routing,
+            m.pose_size,
+            m.routing,
+            m.routing_iterations,
+            rematerialize=m.rematerialize_routing,
             dtype="float32",
             name="class_capsules",
         )
         self.capsule_masking = CapsuleMasking(name="capsule_masking")
         self.decoder = LocalizationDecoder(
             self.clip_shape[:3],
-            kernel_size=primary_kernel,
-            channels=decoder_channels,
-            final_channels=decoder_final_channels,
-            dropout=decoder_dropout,
+            kernel_size=m.primary_kernel,
+            channels=m.decoder_channels,
+            final_channels=m.decoder_final_channels,
+            dropout=m.decoder_dropout,
             seed=None if seed is None else seed + 1,
+            kernels=kernels,
             name="localization_decoder",
         )
         self._check_grid()
@@ -192,20 +186,8 @@ class VideoCapsuleDetector(keras.Model):
             "name": self.name,
             "num_classes": self.num_classes,
             "clip_shape": self.clip_shape,
-            "encoder_variant": self.encoder_variant,
-            "encoder_width": self.encoder_width,
-            "encoder_dropout": self.encoder_dropout,
-            "pixel_range": self.pixel_range,
-            "primary_kernel": self.primary_kernel,
-            "primary_types": self.primary_types,
-            "pose_size": self.pose_size,
-            "routing": self.routing,
-            "routing_iterations": self.routing_iterations,
-            "rematerialize_routing": self.rematerialize_routing,
-            "decoder_channels": self.decoder_channels,
-            "decoder_final_channels": self.decoder_final_channels,
-            "decoder_dropout": self.decoder_dropout,
             "seed": self.seed,
+            **self.model_config.model_dump(mode="json", include=set(ARCHITECTURE_FIELDS)),
         }
 
     @classmethod
@@ -261,20 +243,8 @@ def build_detector(
     detector = VideoCapsuleDetector(
         num_classes,
         clip_shape=clip_shape,
-        encoder_variant=model_config.encoder_variant,
-        encoder_width=model_config.encoder_width,
-        encoder_dropout=model_config.encoder_dropout,
-        pixel_range=model_config.pixel_range,
-        primary_kernel=model_config.primary_kernel,
-        primary_types=model_config.primary_types,
-        pose_size=model_config.pose_size,
-        routing=model_config.routing,
-        routing_iterations=model_config.routing_iterations,
-        rematerialize_routing=model_config.rematerialize_routing,
-        decoder_channels=model_config.decoder_channels,
-        decoder_final_channels=model_config.decoder_final_channels,
-        decoder_dropout=model_config.decoder_dropout,
         seed=seed,
+        **model_config.model_dump(include=set(ARCHITECTURE_FIELDS)),
     )
     if model_config.encoder_weights is not None:
         from ssvad_keras.models.i3d_weights import load_i3d_weights

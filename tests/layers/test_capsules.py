@@ -6,7 +6,7 @@ import pytest
 from keras import ops
 
 from ssvad_keras.layers import CapsuleMasking, ClassCapsules, LocalizationDecoder, PrimaryCapsules
-from ssvad_keras.layers.localization_decoder import subpixel_conv3d_transpose
+from ssvad_keras.layers.cpu_kernels import subpixel_conv3d_transpose
 
 
 def test_primary_capsules_valid_conv_grid_and_sigmoid():
@@ -82,12 +82,27 @@ def test_decoder_output_has_the_clip_size(size):
     [((1, 4, 4), (3, 3, 3), (2, 2, 2)), ((2, 3, 5), (3, 4, 3), (2, 3, 1)), ((3, 3, 3), (3, 3, 3), (1, 1, 1))],
 )
 def test_subpixel_transposed_conv_equals_keras_conv3d_transpose(size, kernel, strides):
+    import tensorflow as tf
+
     layer = keras.layers.Conv3DTranspose(5, kernel, strides=strides, padding="same")
-    x = np.random.default_rng(0).normal(size=(2, *size, 3)).astype("float32")
-    expected = layer(x)
-    got = subpixel_conv3d_transpose(x, layer.kernel, strides) + layer.bias
-    assert tuple(got.shape) == tuple(expected.shape)
-    np.testing.assert_allclose(ops.convert_to_numpy(got), ops.convert_to_numpy(expected), atol=1e-5)
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(size=(2, *size, 3)).astype("float32"))
+    upstream = tf.constant(
+        rng.normal(size=(2, *(n * s for n, s in zip(size, strides, strict=True)), 5)).astype("float32")
+    )
+
+    def with_gradients(transposed_conv):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = transposed_conv()
+            loss = tf.reduce_sum(y * upstream)
+        return [y.numpy(), *(g.numpy() for g in tape.gradient(loss, [x, layer.kernel]))]
+
+    expected = with_gradients(lambda: layer(x))
+    got = with_gradients(lambda: subpixel_conv3d_transpose(x, layer.kernel, strides) + layer.bias)
+    assert got[0].shape == expected[0].shape
+    for name, g, e in zip(("value", "input gradient", "kernel gradient"), got, expected, strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-5, err_msg=name)
 
 
 @pytest.mark.parametrize("routing", ["em_released", "em", "dynamic"])

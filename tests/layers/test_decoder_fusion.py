@@ -7,7 +7,7 @@ import tensorflow as tf
 from keras import ops
 
 from ssvad_keras.layers import LocalizationDecoder
-from ssvad_keras.layers.localization_decoder import fused_upsample_smooth
+from ssvad_keras.layers.cpu_kernels import fused_upsample_smooth
 
 GEOMETRIES = [((2, 4, 4), (2, 2, 2)), ((1, 3, 5), (2, 2, 2)), ((3, 4, 2), (1, 2, 3)), ((2, 2, 2), (4, 1, 2))]
 
@@ -62,34 +62,39 @@ def _decoder_inputs(batch=2):
 
 def test_fused_decoder_matches_layer_by_layer_decoder_with_the_same_weights():
     inputs = _decoder_inputs()
-    fused = LocalizationDecoder((8, 32, 32), kernel_size=3, channels=4, final_channels=4)
-    plain = LocalizationDecoder((8, 32, 32), kernel_size=3, channels=4, final_channels=4, fused_output=False)
+    fused = LocalizationDecoder((8, 32, 32), kernel_size=3, channels=4, final_channels=4, kernels="cpu_fast")
+    plain = LocalizationDecoder((8, 32, 32), kernel_size=3, channels=4, final_channels=4, kernels="reference")
     fused(*inputs)
     plain(*inputs)
     plain.set_weights(fused.get_weights())  # same variables either way: checkpoints interchange
     np.testing.assert_allclose(
         ops.convert_to_numpy(fused(*inputs)), ops.convert_to_numpy(plain(*inputs)), atol=1e-5
     )
-    assert LocalizationDecoder.from_config(fused.get_config()).fused_output
+    assert fused._fuse and not plain._fuse
+    assert LocalizationDecoder.from_config(plain.get_config()).kernels == "reference"
 
 
 def test_fused_decoder_dropout_drops_whole_channels_per_sample():
     inputs = _decoder_inputs(batch=4)
-    decoder = LocalizationDecoder((8, 32, 32), kernel_size=3, channels=4, final_channels=4, dropout=0.5, seed=3)
+    decoder = LocalizationDecoder(
+        (8, 32, 32), kernel_size=3, channels=4, final_channels=4, dropout=0.5, seed=3, kernels="cpu_fast"
+    )
     inference = ops.convert_to_numpy(decoder(*inputs))
     first = ops.convert_to_numpy(decoder(*inputs, training=True))
     second = ops.convert_to_numpy(decoder(*inputs, training=True))
     assert not np.allclose(first, inference)  # dropout is on in training
     assert not np.allclose(first, second)  # a new mask each call
     # Dropping every channel leaves the smoothing bias alone, exactly.
-    all_dropped = LocalizationDecoder((8, 32, 32), kernel_size=3, channels=4, final_channels=4, dropout=0.999999, seed=0)
+    all_dropped = LocalizationDecoder(
+        (8, 32, 32), kernel_size=3, channels=4, final_channels=4, dropout=0.999999, seed=0, kernels="cpu_fast"
+    )
     out = ops.convert_to_numpy(all_dropped(*inputs, training=True))
     np.testing.assert_allclose(out, ops.convert_to_numpy(all_dropped.smooth.bias)[0], atol=1e-6)
 
 
 def test_decoder_with_cropped_output_falls_back_to_layer_by_layer():
     # 5 frames: the Conv3d_1a skip has 3 steps, upsampled to 6 and cropped: no exact fusion.
-    decoder = LocalizationDecoder((5, 20, 28), kernel_size=3, channels=4, final_channels=4)
+    decoder = LocalizationDecoder((5, 20, 28), kernel_size=3, channels=4, final_channels=4, kernels="cpu_fast")
     logits = decoder(
         np.zeros((1, 1, 2, 8), "float32"), np.zeros((1, 1, 3, 4, 6), "float32"),
         np.zeros((1, 2, 5, 7, 5), "float32"), np.zeros((1, 3, 10, 14, 3), "float32"),

@@ -5,8 +5,9 @@ import pytest
 from keras import ops
 
 from ssvad_keras.layers import I3DEncoder, I3DUnit, InceptionModule, SameMaxPool3D
-from ssvad_keras.layers.i3d_unit import strided_same_conv3d
-from ssvad_keras.layers.same_max_pool3d import same_padding
+from ssvad_keras.layers.cpu_kernels import strided_same_conv3d
+from ssvad_keras.layers.i3d_unit import SameConv3D
+from ssvad_keras.layers.same_padding import same_padding
 
 
 @pytest.mark.parametrize(
@@ -17,10 +18,11 @@ def test_same_padding_matches_tensorflow_rule(size, kernel, stride, expected):
     assert same_padding(size, kernel, stride) == expected
 
 
-def test_max_pool_pads_with_zeros_not_minus_infinity():
+@pytest.mark.parametrize("kernels", ["reference", "cpu_fast"])
+def test_max_pool_pads_with_zeros_not_minus_infinity(kernels):
     # All-negative input: windows that touch the zero padding return 0, interior ones the max.
     x = -np.arange(1, 1 + 1 * 1 * 4 * 4 * 1, dtype="float32").reshape(1, 1, 4, 4, 1)
-    out = ops.convert_to_numpy(SameMaxPool3D((1, 3, 3), (1, 2, 2))(x))
+    out = ops.convert_to_numpy(SameMaxPool3D((1, 3, 3), (1, 2, 2), kernels=kernels)(x))
     # 4 -> 2 per axis; pad (0, 1): window rows 0-2 and 2-4 (the last includes padding).
     assert out.shape == (1, 1, 2, 2, 1)
     assert out[0, 0, 0, 0, 0] == -1.0  # max of rows 0-2, cols 0-2 = -1
@@ -46,7 +48,7 @@ def test_separable_max_pool_equals_max_pool3d_with_its_gradient(size, pool, stri
             loss = tf.reduce_sum(y * weights)
         return y.numpy(), tape.gradient(loss, x).numpy()
 
-    got, got_grad = gradient(SameMaxPool3D(pool, strides))
+    got, got_grad = gradient(SameMaxPool3D(pool, strides, kernels="cpu_fast"))
     expected, expected_grad = gradient(
         lambda v: tf.nn.max_pool3d(tf.pad(v, [(0, 0), *pads, (0, 0)]), pool, strides, "VALID")
     )
@@ -60,9 +62,7 @@ def test_separable_max_pool_equals_max_pool3d_with_its_gradient(size, pool, stri
 def test_stride_one_conv_skips_padding_only_taps_exactly(size, kernel):
     import tensorflow as tf
 
-    from ssvad_keras.layers.i3d_unit import SameConv3D
-
-    layer = SameConv3D(4, kernel, padding="same")
+    layer = SameConv3D(4, kernel, padding="same", kernels="cpu_fast")
     x = tf.constant(np.random.default_rng(0).normal(size=(2, *size, 3)).astype("float32"))
     with tf.GradientTape() as tape:
         got = layer(x)
@@ -128,10 +128,23 @@ def test_units_are_named_after_checkpoint_scopes():
     [((8, 12, 12), (7, 7, 7), (2, 2, 2)), ((5, 7, 9), (3, 3, 3), (2, 1, 1)), ((3, 5, 6), (1, 3, 3), (1, 2, 3))],
 )
 def test_space_to_depth_equals_strided_same_convolution(size, kernel, strides):
+    import tensorflow as tf
+
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(2, *size, 3)).astype("float32")
-    w = rng.normal(size=(*kernel, 3, 4)).astype("float32")
-    expected = ops.conv(x, w, strides=strides, padding="same")
-    got = strided_same_conv3d(x, w, strides)
-    assert tuple(got.shape) == tuple(expected.shape)
-    np.testing.assert_allclose(ops.convert_to_numpy(got), ops.convert_to_numpy(expected), atol=1e-4)
+    x = tf.constant(rng.normal(size=(2, *size, 3)).astype("float32"))
+    w = tf.constant(rng.normal(size=(*kernel, 3, 4)).astype("float32"))
+    out_shape = (2, *(-(-n // s) for n, s in zip(size, strides, strict=True)), 4)
+    upstream = tf.constant(rng.normal(size=out_shape).astype("float32"))
+
+    def with_gradients(conv):
+        with tf.GradientTape() as tape:
+            tape.watch([x, w])
+            y = conv(x, w)
+            loss = tf.reduce_sum(y * upstream)
+        return [y.numpy(), *(g.numpy() for g in tape.gradient(loss, [x, w]))]
+
+    expected = with_gradients(lambda a, b: ops.conv(a, b, strides=strides, padding="same"))
+    got = with_gradients(lambda a, b: strided_same_conv3d(a, b, strides))
+    assert got[0].shape == expected[0].shape
+    for name, g, e in zip(("value", "input gradient", "kernel gradient"), got, expected, strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-4, err_msg=name)

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 from keras import ops
 
-from ssvad_keras.layers.valid_conv import per_sample_valid_conv, valid_conv
+from ssvad_keras.layers.cpu_kernels import per_sample_valid_conv, valid_conv
 
 CASES = {
     "1d": ((3, 9, 4), (3, 4, 5)),

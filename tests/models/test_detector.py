@@ -1,5 +1,6 @@
 """VideoCapsuleDetector: shapes, masking, presets, serialization and bad input."""
 
+import json
 import zipfile
 
 import keras
@@ -9,6 +10,7 @@ from keras import ops
 
 from ssvad_keras.config import ModelConfig
 from ssvad_keras.errors import CheckpointError, SsvadError
+from ssvad_keras.layers import SameMaxPool3D
 from ssvad_keras.models import VideoCapsuleDetector, build_detector, load_detector
 
 SMALL = {
@@ -128,6 +130,21 @@ def test_keras_archive_round_trip_with_safe_mode(tmp_path):
         for key in a:
             np.testing.assert_array_equal(ops.convert_to_numpy(a[key]), ops.convert_to_numpy(b[key]))
     assert also.get_config() == det.get_config()
+    # An archive from before the `kernels` option: the same config keys less that one.
+    old = tmp_path / "old.keras"
+    with zipfile.ZipFile(tmp_path / "det.keras") as source, zipfile.ZipFile(old, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "config.json":
+                archive = json.loads(data)
+                del archive["config"]["kernels"]
+                data = json.dumps(archive).encode()
+            target.writestr(item, data)
+    before = load_detector(old)
+    assert before.model_config.kernels == "auto"
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(before(clip)["loc_logits"]), ops.convert_to_numpy(det(clip)["loc_logits"])
+    )
 
 
 def test_weights_only_round_trip(tmp_path):
@@ -160,3 +177,89 @@ def test_non_archives_are_refused(tmp_path):
         load_detector(tmp_path / "empty.keras")
     with pytest.raises(CheckpointError, match="not found"):
         load_detector(tmp_path / "missing.keras")
+
+
+def test_reference_and_cpu_fast_kernels_agree_in_values_and_gradients():
+    import tensorflow as tf
+
+    # Dropout off (the fused head draws its channel mask its own way) and dynamic routing (the
+    # released EM's "std" is a float32 cancellation that amplifies summation-order noise).
+    options = {"routing": "dynamic", "encoder_dropout": 0.0, "decoder_dropout": 0.0}
+    fast = _detector((4, 32, 32), kernels="cpu_fast", name="det", **options)
+    reference = _detector((4, 32, 32), kernels="reference", name="det", **options)
+    assert (fast.resolved_kernels, reference.resolved_kernels) == ("cpu_fast", "reference")
+    assert fast.decoder._fuse and not reference.decoder._fuse
+    # The same variables either way, so a checkpoint of one path loads into the other.
+    assert [(v.path, tuple(v.shape)) for v in fast.weights] == [
+        (v.path, tuple(v.shape)) for v in reference.weights
+    ]
+    reference.set_weights(fast.get_weights())
+    # Gradients at tied maxima differ by design: TensorFlow's CPU MaxPool3DGrad hands the
+    # gradient to every tied maximum, `separable_max_pool3d` to one (as TensorFlow's 2D
+    # MaxPoolGrad does), and cascaded pools tie (a pooled maximum fills overlapping windows).
+    # So the pools run one implementation on both sides here; their own parity, without
+    # ties, is tests/layers/test_i3d_encoder.py's.
+    for layer in fast._flatten_layers():
+        if isinstance(layer, SameMaxPool3D):
+            layer._fast = False
+    clip = tf.constant(_clip(size=(4, 32, 32)))
+    upstream = tf.constant(np.random.default_rng(5).normal(size=(2, 4, 32, 32, 1)).astype("float32"))
+
+    def run(det, training):
+        with tf.GradientTape() as tape:
+            out = det(clip, training=training)
+            loss = tf.reduce_sum(out["loc_logits"] * upstream) + tf.reduce_sum(out["class_scores"])
+        return out, tape.gradient(loss, det.trainable_weights)
+
+    # Inference (moving statistics): equal to float32 summation order. Training (batch
+    # statistics of 2 clips): normalising by the spread of a few dozen values per channel
+    # amplifies that order noise to ~1e-4 of the outputs' scale and ~1e-2 of some batch-norm
+    # gradients; a wrong operator would be off by the whole scale.
+    for training, value_tol, grad_tol in ((False, 1e-5, 1e-4), (True, 1e-3, 5e-2)):
+        (got, got_grads), (want, want_grads) = run(fast, training), run(reference, training)
+        for key in want:
+            a, b = got[key].numpy(), want[key].numpy()
+            np.testing.assert_allclose(a, b, rtol=0, atol=value_tol * np.abs(b).max(), err_msg=key)
+        for variable, g, w in zip(fast.trainable_weights, got_grads, want_grads, strict=True):
+            g, w = g.numpy(), w.numpy()
+            np.testing.assert_allclose(
+                g, w, rtol=0, atol=grad_tol * np.abs(w).max() + 1e-8, err_msg=variable.path
+            )
+
+
+def test_auto_kernels_follow_the_visible_devices_and_are_saved_as_auto(monkeypatch):
+    from ssvad_keras.layers import cpu_kernels
+
+    monkeypatch.setattr(cpu_kernels, "accelerator_visible", lambda: True)
+    on_gpu = _detector((4, 32, 32))
+    assert on_gpu.resolved_kernels == "reference" and not on_gpu.decoder._fuse
+    monkeypatch.setattr(cpu_kernels, "accelerator_visible", lambda: False)
+    on_cpu = type(on_gpu).from_config(on_gpu.get_config())
+    assert on_cpu.resolved_kernels == "cpu_fast" and on_cpu.decoder._fuse
+    assert on_gpu.get_config()["kernels"] == on_cpu.get_config()["kernels"] == "auto"
+
+
+def test_model_config_is_the_one_source_of_the_detector_options():
+    from ssvad_keras.models.detector import ARCHITECTURE_FIELDS
+
+    assert set(ModelConfig.model_fields) - set(ModelConfig.WEIGHT_FIELDS) == set(ARCHITECTURE_FIELDS)
+    # Stored as attributes: none may shadow a Keras model attribute.
+    assert not [name for name in ARCHITECTURE_FIELDS if hasattr(keras.Model, name)]
+    config = ModelConfig(**SMALL, routing="dynamic", kernels="reference", pose_size=3)
+    det = build_detector(config=config, num_classes=2, input_shape=(8, 32, 32))
+    assert det.model_config.model_dump(include=set(ARCHITECTURE_FIELDS)) == config.model_dump(
+        include=set(ARCHITECTURE_FIELDS)
+    )
+    assert det.pose_size == 3 and det.class_capsules.pose_size == 3
+    saved = det.get_config()
+    assert set(saved) == {"name", "num_classes", "clip_shape", "seed", *ARCHITECTURE_FIELDS}
+    assert type(det).from_config(saved).get_config() == saved
+
+
+def test_invalid_model_options_raise_one_line_config_errors():
+    from ssvad_keras.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^model\.pixel_range: "):
+        _detector(pixel_range="0_255")
+    with pytest.raises(ConfigError, match=r"^model\.kernels: "):
+        _detector(kernels="gpu_fast")

@@ -1,0 +1,32 @@
+"""pyproject.toml declares every folder that ships, so installs are quiet and complete."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# Installed package -> folder in the repository (`[tool.setuptools] package-dir`).
+ROOTS = {"ssvad_keras": "ssvad_keras", "tfrecords_tools": "tfrecords_tools"}
+
+
+def _shipped_folders(package_dir: dict[str, str]) -> set[str]:
+    """Every folder under the package roots that holds a module or a config file, by its
+    installed dotted name."""
+    names = set()
+    for package, folder in {**ROOTS, **package_dir}.items():
+        base = ROOT / folder
+        for path in [base, *base.rglob("*")]:
+            if not path.is_dir() or "__pycache__" in path.parts:
+                continue
+            if any(path.glob("*.py")) or any(path.glob("*.toml")):
+                names.add(".".join([package, *path.relative_to(base).parts]))
+    return names
+
+
+def test_every_folder_with_modules_or_configs_is_a_declared_package():
+    # A folder missing from `packages` makes setuptools print a screen of "Package would be
+    # ignored" warnings and leaves it out of a non-editable install.
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert set(setuptools["packages"]) == _shipped_folders(setuptools["package-dir"])
+    assert setuptools["package-data"] == {"*": ["*.toml"]}
