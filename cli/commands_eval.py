@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from ssvad_cli._common import console
+from ssvad_cli._common import WEIGHTS_HELP, Weights, console
 from ssvad_keras.errors import ConfigError
 
 
@@ -90,6 +90,7 @@ def evaluate(
                           "(the paper's inference), the ground-truth class (an oracle, to separate "
                           "localization from classification errors) or all classes."),
     ] = ClassMask.predicted,
+    weights: Annotated[Weights | None, typer.Option(help=WEIGHTS_HELP)] = None,
 ) -> None:
     """Evaluate detections: the paper's f-mAP/v-mAP (a localization accuracy) and/or the standard
     ACT frame-AP/video-AP.
@@ -114,13 +115,16 @@ def evaluate(
         raise ConfigError("--checkpoint (model mode) cannot be combined with --annotations/--frame-detections/--tube-detections")
     if checkpoint is not None:
         payload, tables = _model_mode(
-            checkpoint, data, split, metric, protocol, class_mask, progress=not (quiet or json_stdout)
+            checkpoint, data, split, metric, protocol, class_mask, progress=not (quiet or json_stdout),
+            weights=None if weights is None else weights.value,
         )
     elif file_inputs:
         if data is not None:
             raise ConfigError("--data belongs to model mode (--checkpoint); file mode reads --annotations")
         if class_mask is not ClassMask.predicted:
             raise ConfigError("--class-mask belongs to model mode (--checkpoint); file mode scores given detections")
+        if weights is not None:
+            raise ConfigError("--weights belongs to model mode (--checkpoint RUN_DIR)")
         payload, tables = _file_mode(annotations, split, metric, protocol, frame_detections, tube_detections)
     else:
         raise ConfigError("nothing to evaluate: give --checkpoint and --data (model mode), or --annotations with "
@@ -185,7 +189,8 @@ def _vos_mode(annotations: Path | None, predictions: Path | None, meta: Path | N
 
 
 def _model_mode(checkpoint: Path, data: Path | None, split: str | None, metric: MetricChoice,
-                protocol: Protocol | None, class_mask: ClassMask, progress: bool) -> tuple[dict, list]:
+                protocol: Protocol | None, class_mask: ClassMask, progress: bool,
+                weights: str | None = None) -> tuple[dict, list]:
     """Run `ssvad_keras.inference.evaluate.evaluate_checkpoint` and render its report."""
     if data is None:
         raise ConfigError("model mode needs --data (the folder written by `ssvad prepare`)")
@@ -202,6 +207,7 @@ def _model_mode(checkpoint: Path, data: Path | None, split: str | None, metric: 
         metric=metric.value,
         progress=progress,
         class_mask=class_mask.value.replace("-", "_"),
+        weights=weights,
     )
     tables = []
     if result.paper is not None:

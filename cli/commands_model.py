@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ssvad_cli._common import console
+from ssvad_cli._common import WEIGHTS_HELP, Weights, console
 
 
 def model_summary(
@@ -37,13 +37,16 @@ def model_summary(
 
 
 def export(
-    checkpoint: Annotated[Path, typer.Option(help="Trained detector (.keras).")],
+    checkpoint: Annotated[Path, typer.Option(help="Trained detector (.keras) or a run directory (its best.keras).")],
     out: Annotated[Path, typer.Option(help="SavedModel folder to write.")],
+    weights: Annotated[Weights | None, typer.Option(help=WEIGHTS_HELP.replace("evaluate", "export"))] = None,
 ) -> None:
     """Export a detector as a SavedModel: clip -> {class_scores, loc_probs}."""
     from ssvad_keras.models.export import export_detector
+    from ssvad_keras.training.run_dir import checkpoint_model_path
 
-    export_detector(checkpoint, out)
+    path, _ = checkpoint_model_path(checkpoint, None if weights is None else weights.value)
+    export_detector(path, out)
     console.print(f"wrote SavedModel {out} (signature 'serve': clip -> class_scores, loc_probs)")
 
 

@@ -26,6 +26,38 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+class StrongAugmentConfig(_Section):
+    """The student's strong view of a mean-teacher run (`ssvad_keras.data.strong_augment`).
+
+    Photometric only, drawn per clip (the same for every frame), applied inside the train step
+    to the weak view's pixels, so both views share the crop, flip and frame order. Defaults are
+    Stable Mean Teacher's (Kumar et al., AAAI 2025).
+    """
+
+    jitter_probability: float = Field(
+        0.3, ge=0.0, le=1.0,
+        description="Per clip, chance of each of brightness, contrast, saturation and hue jitter.",
+    )
+    jitter_range: tuple[float, float] = Field(
+        (0.6, 1.4), description="Brightness, contrast and saturation factors are drawn uniformly in this range."
+    )
+    hue_delta: float = Field(0.1, ge=0.0, le=0.5, description="Hue shift drawn in [-hue_delta, hue_delta] (of a full turn).")
+    grayscale_probability: float = Field(0.4, ge=0.0, le=1.0)
+    blur_probability: float = Field(0.5, ge=0.0, le=1.0)
+    blur_sigma: tuple[float, float] = Field(
+        (0.1, 2.0), description="Gaussian blur sigma in pixels, drawn uniformly (SimCLR's range)."
+    )
+
+    @model_validator(mode="after")
+    def _check_ranges(self) -> StrongAugmentConfig:
+        lo, hi = self.jitter_range
+        if not 0.0 <= lo <= hi:
+            raise ValueError("jitter_range must be [low, high] with 0 <= low <= high")
+        if not 0.0 < self.blur_sigma[0] <= self.blur_sigma[1]:
+            raise ValueError("blur_sigma must be [low, high] with 0 < low <= high")
+        return self
+
+
 class AugmentConfig(_Section):
     """The augmented view: invertible spatial/temporal transforms plus photometric jitter."""
 
@@ -38,6 +70,9 @@ class AugmentConfig(_Section):
     )
     brightness: float = Field(0.0, ge=0.0, le=1.0, description="Max brightness shift (x255 units / 255).")
     contrast: float = Field(0.0, ge=0.0, le=1.0, description="Max relative contrast change.")
+    strong: StrongAugmentConfig = Field(
+        StrongAugmentConfig(), description="The student's strong view (train.method = 'mean_teacher')."
+    )
 
 
 class DataConfig(_Section):
@@ -178,6 +213,31 @@ class LossConfig(_Section):
     ramp_epochs: int | None = Field(
         None, ge=1, description="Length of the exp(-5(1-t)^2) ramp of w; None = all epochs."
     )
+    dop_weight: float = Field(
+        0.0, ge=0.0,
+        description="Mean teacher: weight of the difference-of-pixels term (L2 between the temporal "
+        "differences of student and teacher mask logits) added to the plain L2; 0 = off.",
+    )
+    dop_ramp_epochs: int | None = Field(
+        None, ge=1, description="Length of the DoP (and EoR target) sigmoid ramp-up; None = all epochs."
+    )
+    error_recovery: bool = Field(
+        False,
+        description="Mean teacher: train a small 3D U-Net on labeled clips to correct the student's "
+        "detached mask probabilities; its EMA copy refines the teacher's masks into extra targets.",
+    )
+    error_recovery_channels: int = Field(8, ge=1, description="Channels of the EoR U-Net's first level.")
+    error_recovery_with_clip: bool = Field(
+        False, description="Feed the EoR U-Net the clip's pixels beside the probabilities (4 channels)."
+    )
+    pseudo_class_margin: float = Field(
+        0.2, ge=0.0, le=1.0,
+        description="Pseudo-label: an unlabeled clip is used when its top class score beats the "
+        "runner-up by at least this much (the spread loss's margin: the clip would already satisfy it).",
+    )
+    pseudo_mask_threshold: float = Field(
+        0.5, gt=0.0, lt=1.0, description="Pseudo-label: mask pixels with probability >= this are foreground."
+    )
     loc_frames: Literal["all", "annotated"] = Field(
         "all",
         description="Frames of labeled clips the supervised localization loss sees: 'all' (the "
@@ -209,6 +269,15 @@ class TrainConfig(_Section):
     min_learning_rate: float = Field(1e-7, ge=0.0)
     pseudo_label_epoch: int = Field(11, ge=0, description="From this epoch on, unlabeled masks use predictions.")
     semi_supervised: bool = Field(True, description="False trains on labeled clips only.")
+    method: Literal["pi", "mean_teacher", "pseudo_label"] = Field(
+        "pi",
+        description="'pi': the paper's two-view consistency in one network; 'mean_teacher': an EMA "
+        "teacher on a weak view guides the student on a strong view (Stable Mean Teacher); "
+        "'pseudo_label': confident predictions on unlabeled clips become hard targets.",
+    )
+    ema_alpha_max: float = Field(
+        0.99, ge=0.0, lt=1.0, description="Mean teacher: EMA decay alpha = min(1 - 1/(step + 1), ema_alpha_max)."
+    )
     seed: int = 0
     mixed_precision: bool = False
     jit_compile: bool = Field(
@@ -229,6 +298,11 @@ class EvalConfig(_Section):
     mask_threshold: float = Field(0.5, gt=0.0, lt=1.0)
     batch_size: int = Field(8, ge=1)
     tube_score_floor: float = Field(0.1, ge=0.0, le=1.0)
+    weights: Literal["teacher", "student"] = Field(
+        "teacher",
+        description="Mean-teacher runs: the network validation, best.keras/last.keras, evaluate and "
+        "export use (the other is saved beside it); runs of one network ignore it.",
+    )
     class_mask: Literal["predicted", "ground_truth", "all"] = Field(
         "predicted",
         description="Which class capsules the decoder sees at evaluation: each clip's predicted "

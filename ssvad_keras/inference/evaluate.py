@@ -262,16 +262,15 @@ class EvaluationResult:
         return out
 
 
-def load_detector(checkpoint: str | Path) -> tuple[keras.Model, ExperimentConfig | None, Path]:
-    """A detector from a run directory (its `best.keras`) or a `.keras` file, with safe_mode."""
-    path = Path(checkpoint)
-    config = None
-    if path.is_dir():
-        from ssvad_keras.training.run_dir import RunDir
+def load_detector(
+    checkpoint: str | Path, weights: str | None = None
+) -> tuple[keras.Model, ExperimentConfig | None, Path]:
+    """A detector from a run directory (its `best.keras`, or with `weights` = "teacher" or
+    "student" that network of a mean-teacher run) or a `.keras` file, with safe_mode."""
+    from ssvad_keras.training.run_dir import checkpoint_model_path
 
-        run = RunDir.open(path)
-        config = run.load_config()
-        path = run.best_model_path
+    path, run = checkpoint_model_path(checkpoint, weights)
+    config = None if run is None else run.load_config()
     if not path.is_file():
         raise CheckpointError("checkpoint not found", path)
     if path.suffix != ".keras":
@@ -303,6 +302,7 @@ def evaluate_checkpoint(
     config: ExperimentConfig | None = None,
     out_dir: str | Path | None = None,
     class_mask: str | None = None,
+    weights: str | None = None,
 ) -> EvaluationResult:
     """Evaluate a trained detector on a prepared split with the paper and/or ACT protocol.
 
@@ -319,8 +319,10 @@ def evaluate_checkpoint(
         class_mask: overrides the config's `eval.class_mask` ("predicted", "ground_truth" or
             "all"; see `EvalConfig`). Anything but "predicted" is a diagnostic, and the
             report says so.
+        weights: a mean-teacher run directory's "teacher" or "student" (None: its `best.keras`,
+            the network the run's `eval.weights` names; `RunDir.resolve_model`).
     """
-    detector, run_config, model_path = load_detector(checkpoint)
+    detector, run_config, model_path = load_detector(checkpoint, weights)
     config = config or run_config or _config_for(detector)
     config = override_config(config, {"eval.class_mask": class_mask})
     protocol = protocol or config.eval.protocol

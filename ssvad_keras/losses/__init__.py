@@ -7,6 +7,12 @@ masks `temporal_variance_mask` and `gradient_smoothness_mask`. The ramp of w: `s
 Everything together: `semi_supervised_loss` (Eq. 7-9).
 """
 
+from ssvad_keras.runtime import import_tensorflow
+
+# TensorFlow's defaults (Keras backend, CPU allocator) and its quiet import, before this
+# package's modules load Keras (ssvad_keras/runtime.py).
+import_tensorflow()
+
 from ssvad_keras.losses.attention import (
     cyclic_variance,
     gradient_smoothness_mask,

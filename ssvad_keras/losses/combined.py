@@ -101,6 +101,61 @@ def localization_consistency_loss(loc_logits, aug_loc_logits, loss_cfg: LossConf
     return mix * variance_term + (1.0 - mix) * gradient_term
 
 
+def _global_count(all_reduce_sum, value):
+    """The sum of `value` over replicas, as a constant (a normalizer, not a path for gradients)."""
+    return ops.stop_gradient(all_reduce_sum(ops.cast(value, "float32")))
+
+
+def supervised_localization_loss(
+    mask_true,
+    loc_logits,
+    sample_weight,
+    frame_weight=None,
+    smooth: float = 1.0,
+    *,
+    all_reduce_sum: Callable[[Any], Any] | None = None,
+):
+    """BCE and Dice of the supervised localization loss (Eq. 7) on the weighted clips.
+
+    Under `tf.distribute` (`all_reduce_sum` given) each value is this replica's share of the
+    global-batch value: the BCE mean is divided by the global count of weighted frames and the
+    Dice ratio is formed from all-reduced sums, so the replicas' gradients add up to the
+    single-device gradient.
+
+    Args:
+        mask_true: (B, T, H, W, 1) target masks in [0, 1].
+        loc_logits: (B, T, H, W, 1) predicted mask logits.
+        sample_weight: (B,) clip weights, e.g. the `labeled` flags.
+        frame_weight: optional (B, T) frame weights (`LossConfig.loc_frames == "annotated"`).
+        smooth: Dice smoothing.
+        all_reduce_sum: see `semi_supervised_loss`.
+
+    Returns:
+        (bce, dice), float32 scalars.
+
+    Example:
+    >>> bce, dice = supervised_localization_loss(mask, logits, batch["labeled"])
+    """
+    if all_reduce_sum is None:
+        bce = bce_with_logits_loss(mask_true, loc_logits, sample_weight=sample_weight, frame_weight=frame_weight)
+        dice = dice_loss(
+            mask_true, loc_logits, smooth=smooth, sample_weight=sample_weight, frame_weight=frame_weight
+        )
+        return bce, dice
+    frames = ops.sum(_frames_counted(ops.cast(sample_weight, "float32"), frame_weight, loc_logits))
+    bce = bce_with_logits_loss(
+        mask_true,
+        loc_logits,
+        sample_weight=sample_weight,
+        frame_weight=frame_weight,
+        normalizer=_global_count(all_reduce_sum, frames),
+    )
+    intersection, total = dice_sums(mask_true, loc_logits, sample_weight, frame_weight)
+    replicas = _global_count(all_reduce_sum, 1.0)
+    dice = dice_from_sums(all_reduce_sum(intersection), all_reduce_sum(total), smooth) / replicas
+    return bce, dice
+
+
 def semi_supervised_loss(
     outputs: dict[str, Any],
     aug_outputs_mapped_back: dict[str, Any],
@@ -109,6 +164,7 @@ def semi_supervised_loss(
     ramp_weight,
     *,
     all_reduce_sum: Callable[[Any], Any] | None = None,
+    extra_loc_consistency=None,
 ) -> dict[str, Any]:
     """All loss components of one training batch and their total (Eq. 7-9).
 
@@ -127,6 +183,9 @@ def semi_supervised_loss(
             the global batch: means are divided by global counts and Dice is formed from global
             sums, so the replicas' gradients add up to the single-device gradient. None: the
             batch is the whole batch.
+        extra_loc_consistency: an additional localization-consistency term (a float32 scalar,
+            a mean over this replica's clips, e.g. the mean teacher's difference of pixels),
+            added to L_loc_const before its distributed share is taken; None adds nothing.
 
     Returns:
         Dict of float32 scalars: `margin`, `bce`, `dice` (raw supervised terms), `cls` and
@@ -146,44 +205,26 @@ def semi_supervised_loss(
 
     if all_reduce_sum is None:
         margin = margin_loss(labels_onehot, class_scores, loss_cfg.margin, sample_weight=labeled)
-        bce = bce_with_logits_loss(
-            batch["mask"], loc_logits, sample_weight=labeled, frame_weight=frame_weight
-        )
-        dice = dice_loss(
-            batch["mask"],
-            loc_logits,
-            smooth=loss_cfg.dice_smooth,
-            sample_weight=labeled,
-            frame_weight=frame_weight,
-        )
         consistency_share = 1.0
     else:
         # Shares of the global-batch values (see `all_reduce_sum` above).
-        def global_count(value):
-            return ops.stop_gradient(all_reduce_sum(ops.cast(value, "float32")))
-
-        frames = ops.sum(_frames_counted(labeled, frame_weight, loc_logits))
         margin = margin_loss(
             labels_onehot,
             class_scores,
             loss_cfg.margin,
             sample_weight=labeled,
-            normalizer=global_count(ops.sum(labeled)),
+            normalizer=_global_count(all_reduce_sum, ops.sum(labeled)),
         )
-        bce = bce_with_logits_loss(
-            batch["mask"],
-            loc_logits,
-            sample_weight=labeled,
-            frame_weight=frame_weight,
-            normalizer=global_count(frames),
-        )
-        intersection, total = dice_sums(batch["mask"], loc_logits, labeled, frame_weight)
-        replicas = global_count(1.0)
-        dice = dice_from_sums(
-            all_reduce_sum(intersection), all_reduce_sum(total), loss_cfg.dice_smooth
-        ) / replicas
         local_batch = ops.cast(ops.shape(labeled)[0], "float32")
-        consistency_share = local_batch / global_count(local_batch)
+        consistency_share = local_batch / _global_count(all_reduce_sum, local_batch)
+    bce, dice = supervised_localization_loss(
+        batch["mask"],
+        loc_logits,
+        labeled,
+        frame_weight,
+        loss_cfg.dice_smooth,
+        all_reduce_sum=all_reduce_sum,
+    )
     cls = loss_cfg.margin_weight * margin
     loc = loss_cfg.bce_weight * bce + loss_cfg.dice_weight * dice
     labeled_loss = cls + loc  # Eq. 7
@@ -197,6 +238,8 @@ def semi_supervised_loss(
         loc_consistency = localization_consistency_loss(
             loc_logits, aug_loc_logits, loss_cfg, ramp_weight
         )
+    if extra_loc_consistency is not None:
+        loc_consistency = loc_consistency + ops.cast(extra_loc_consistency, "float32")
     cls_consistency = cls_consistency * consistency_share
     loc_consistency = loc_consistency * consistency_share
     consistency = (

@@ -1,7 +1,8 @@
 """`train`: the whole training run behind `ssvad train`.
 
 Epoch by epoch: a fresh, seeded pass over the training stream (so a resumed run sees the same data
-order as an uninterrupted one), one `fit` epoch of `SemiSupervisedTrainer`, validation on the
+order as an uninterrupted one), one `fit` epoch of the config's trainer (`methods.build_trainer`:
+`SemiSupervisedTrainer` for the paper's method), validation on the
 split's held-out training videos (paper protocol v-mAP@0.5; the test set is never used to choose
 checkpoints), the learning-rate plateau schedule, TensorBoard, and an atomic checkpoint.
 """
@@ -30,9 +31,9 @@ from ssvad_keras.training.callbacks import (
     TensorBoardWriter,
     mask_overlay_images,
 )
+from ssvad_keras.training.methods import build_trainer
 from ssvad_keras.training.run_dir import RunDir, RunState
 from ssvad_keras.training.schedules import PlateauSchedule
-from ssvad_keras.training.trainer import SemiSupervisedTrainer
 
 
 @dataclass
@@ -84,6 +85,14 @@ def _save_atomically(path: Path, save: Callable[[Path], None]) -> None:
         staged = tmp.with_name(tmp.name + "".join(path.suffixes))
         save(staged)
         staged.replace(tmp)
+
+
+def _save_detectors(run: RunDir, trainer: keras.Model, which: str) -> None:
+    """`best.keras`/`last.keras` = the trainer's inference detector; a mean-teacher run also
+    saves its other network beside it (`best.student.keras` when the teacher is the one)."""
+    _save_atomically(run.model_path(which), trainer.inference_detector().save)
+    for weights, network in trainer.alternate_detectors().items():
+        _save_atomically(run.model_path(which, weights), network.save)
 
 
 def train(
@@ -146,9 +155,8 @@ def train(
     strategy = make_strategy(tcfg.strategy)
     with strategy.scope():
         detector = build_detector(config=config, num_classes=num_classes)
-        trainer = SemiSupervisedTrainer(
-            detector, num_classes, config.loss, tcfg, total_epochs=tcfg.epochs
-        )
+        trainer = build_trainer(config, detector, num_classes)
+        inference = trainer.inference_detector()  # validated and saved (a mean teacher's teacher)
         schedule = (
             PlateauSchedule.from_state(state.schedule)
             if state.schedule
@@ -160,7 +168,7 @@ def train(
         trainer.compile(optimizer=optimizer, jit_compile=tcfg.jit_compile)
         sample = next(iter(_epoch_dataset(data_dir, split, config, num_classes, 0)[0].take(1)))
         trainer.compute_losses(sample, training=False)  # builds every variable
-        optimizer.build(detector.trainable_variables)
+        optimizer.build(trainer.trainable_variables)
         if state.epochs_done > 0:
             try:
                 trainer.load_weights(run.weights_path)
@@ -201,7 +209,7 @@ def train(
             logs["epoch_seconds"] = time.perf_counter() - epoch_start
             logs["learning_rate"] = float(schedule.learning_rate)
             if val_ids and ((epoch + 1) % tcfg.validate_every == 0 or epoch + 1 == tcfg.epochs):
-                metrics = evaluate_model(detector, data_dir, val_ids, config, progress=False)
+                metrics = evaluate_model(inference, data_dir, val_ids, config, progress=False)
                 logs["val_fmap@0.5"] = metrics.fmap_at(0.5)
                 logs["val_vmap@0.2"] = metrics.vmap_at(0.2)
                 logs["val_vmap@0.5"] = metrics.vmap_at(0.5)
@@ -211,7 +219,7 @@ def train(
                         image_samples = validation_samples(data_dir, val_ids, config, tcfg.tensorboard_images)
                     clips, gt = image_samples
                     if len(clips):
-                        probs = predict_probabilities(detector, clips)
+                        probs = predict_probabilities(inference, clips)
                         board.images(
                             epoch, "val/masks_pred_red_gt_green", mask_overlay_images(clips, probs, gt)
                         )
@@ -222,7 +230,7 @@ def train(
             state.schedule = schedule.state_dict()
             state.history.append(logs)
             _save_atomically(run.weights_path, trainer.save_weights)
-            _save_atomically(run.last_model_path, detector.save)
+            _save_detectors(run, trainer, "last")
             # Ties go to the later (longer-trained) epoch.
             is_best = selected is not None and math.isfinite(selected) and (
                 state.best_metric is None or selected >= state.best_metric
@@ -230,7 +238,7 @@ def train(
             if is_best or (state.best_metric is None and selected is None):
                 state.best_metric = selected
                 state.best_epoch = epoch + 1
-                _save_atomically(run.best_model_path, detector.save)
+                _save_detectors(run, trainer, "best")
             state.finished = state.epochs_done == tcfg.epochs
             run.save_state(state)
             if progress:

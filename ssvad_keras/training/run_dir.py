@@ -8,6 +8,8 @@
       checkpoints/last.weights.h5   detector + optimizer + epoch counter (every epoch)
       best.keras             detector with the best validation metric (full Keras model)
       last.keras             detector after the last finished epoch
+      best.student.keras     mean-teacher runs: the other network of the same epochs
+      last.student.keras     (`.teacher.` instead when `eval.weights = "student"`)
       logs/                  TensorBoard event files
 """
 
@@ -70,6 +72,33 @@ class RunDir:
     def last_model_path(self) -> Path:
         return self.path / "last.keras"
 
+    def model_path(self, which: str = "best", weights: str | None = None) -> Path:
+        """`best.keras` / `last.keras` (`which`), the run's inference detector; with `weights`
+        ("teacher" or "student") the file of that network of a mean-teacher run,
+        `best.<weights>.keras`. A path only: see `resolve_model` for what a run holds."""
+        return self.path / (f"{which}.keras" if weights is None else f"{which}.{weights}.keras")
+
+    def resolve_model(self, which: str = "best", weights: str | None = None) -> Path:
+        """The model file of `--weights teacher|student` (None: the run's own choice).
+
+        `best.keras` holds the network the run's `eval.weights` names (the teacher by default);
+        the other one of a mean-teacher run is `best.<weights>.keras`. Runs of one network
+        (`train.method` "pi" or "pseudo_label") have no teacher/student to choose from.
+
+        Raises:
+            CheckpointError: `weights` given for a run of one network.
+        """
+        if weights is None:
+            return self.model_path(which)
+        config = self.load_config()
+        if config.train.method != "mean_teacher":
+            raise CheckpointError(
+                f"--weights {weights}: this run trained one network (train.method = "
+                f"{config.train.method!r}); teacher and student exist in mean-teacher runs",
+                self.path,
+            )
+        return self.model_path(which, None if weights == config.eval.weights else weights)
+
     @property
     def log_dir(self) -> Path:
         return self.path / "logs"
@@ -129,3 +158,24 @@ class RunDir:
 
     def save_state(self, state: RunState) -> None:
         write_json_atomic(self.state_path, json.loads(json.dumps(state.__dict__)))
+
+
+def checkpoint_model_path(checkpoint: str | Path, weights: str | None = None) -> tuple[Path, RunDir | None]:
+    """The `.keras` file a `--checkpoint` (run directory or model file) and `--weights` name.
+
+    Returns:
+        (model path, the run when `checkpoint` is a run directory, else None).
+
+    Raises:
+        CheckpointError: not a run directory, or `weights` with a single model file (a file
+            holds one network; give the run directory to choose).
+    """
+    path = Path(checkpoint)
+    if path.is_dir():
+        run = RunDir.open(path)
+        return run.resolve_model("best", weights), run
+    if weights is not None:
+        raise CheckpointError(
+            f"--weights {weights} picks a network of a run directory; give the run directory", path
+        )
+    return path, None

@@ -6,6 +6,10 @@ to the original geometry, computes the supervised losses on labeled clips and th
 losses on all clips (paper Eq. 7-9), and applies the gradients. Everything, attention masks
 included, runs inside the compiled step: no host round-trip.
 
+Other methods (`train.method`) subclass it and reuse its pieces: `MeanTeacherTrainer`
+(`mean_teacher.py`) and `PseudoLabelTrainer` (`pseudo_label.py`); `methods.build_trainer` picks
+one from the config.
+
 Distribution: the dataset yields the global batch; under `tf.distribute` each replica sees a slice
 with its own number of labeled clips, so every mean is rescaled to a share of the global mean
 and the Dice ratio is formed from all-reduced sums (`semi_supervised_loss(all_reduce_sum=...)`). Gradients summed across
@@ -52,7 +56,13 @@ class SemiSupervisedTrainer(keras.Model):
     drives the ramp weight w of Eq. 3 and the switch to predicted class masks for unlabeled clips
     at `train_config.pseudo_label_epoch`. It is saved with the weights, so a resumed run continues
     the schedules.
+
+    The optimizer updates `trainable_variables` (the detector's here; subclasses may add networks
+    of their own), then `after_optimizer_step` runs inside the same compiled step.
     """
+
+    # Trackers that are not shares of a global-batch mean (so not rescaled by the replicas).
+    unscaled_trackers: tuple[str, ...] = ("ramp_weight",)
 
     def __init__(
         self,
@@ -89,6 +99,14 @@ class SemiSupervisedTrainer(keras.Model):
 
     def call(self, inputs, training=False):
         return self.detector(inputs, training=training)
+
+    def inference_detector(self) -> keras.Model:
+        """The network that validation, `best.keras`/`last.keras`, evaluation and export use."""
+        return self.detector
+
+    def alternate_detectors(self) -> dict[str, keras.Model]:
+        """Other networks a run saves beside the inference one, by `--weights` name (none here)."""
+        return {}
 
     # -- one step -------------------------------------------------------------------------------
 
@@ -130,23 +148,34 @@ class SemiSupervisedTrainer(keras.Model):
         augmented["features"] = invert_view_spatial(augmented["features"], batch["hflip"])
         return original, augmented
 
+    def ramp_weight(self, ramp_epochs: int | None = None):
+        """`sigmoid_rampup` at the current epoch over `ramp_epochs` (default: the loss config's
+        `ramp_epochs`, else the whole run)."""
+        length = ramp_epochs or self.loss_config.ramp_epochs or self.total_epochs
+        return sigmoid_rampup(self.epoch, float(length))
+
+    @staticmethod
+    def all_reduce():
+        """`_all_reduce_sum` under `tf.distribute` with several replicas, else None."""
+        return _all_reduce_sum if _distributed() else None
+
+    @staticmethod
+    def accuracy_counts(class_scores, batch):
+        """(correct, count) of the labeled clips' predicted classes, for the accuracy tracker."""
+        labeled = ops.cast(batch["labeled"], "float32")
+        predicted = ops.argmax(class_scores, axis=-1)
+        hits = ops.cast(ops.equal(predicted, ops.cast(batch["label"], predicted.dtype)), "float32")
+        return ops.sum(hits * labeled), ops.sum(labeled)
+
     def compute_losses(self, batch, training: bool = True) -> dict:
         """All loss components of Eq. 7-9 for this replica's slice of the global batch."""
         original, augmented = self._forward(batch, training)
-        ramp = sigmoid_rampup(self.epoch, float(self.loss_config.ramp_epochs or self.total_epochs))
+        ramp = self.ramp_weight()
         components = semi_supervised_loss(
-            original,
-            augmented,
-            batch,
-            self._loss_config,
-            ramp,
-            all_reduce_sum=_all_reduce_sum if _distributed() else None,
+            original, augmented, batch, self._loss_config, ramp, all_reduce_sum=self.all_reduce()
         )
-        labeled = ops.cast(batch["labeled"], "float32")
-        predicted = ops.argmax(original["class_scores"], axis=-1)
-        hits = ops.cast(ops.equal(predicted, ops.cast(batch["label"], predicted.dtype)), "float32")
         components["ramp_weight"] = ramp
-        components["_accuracy"] = (ops.sum(hits * labeled), ops.sum(labeled))
+        components["_accuracy"] = self.accuracy_counts(original["class_scores"], batch)
         return components
 
     def _update_trackers(self, components):
@@ -156,7 +185,7 @@ class SemiSupervisedTrainer(keras.Model):
         for key, tracker in self.trackers.items():
             if key in components:
                 value = components[key]
-                tracker.update_state(value if key == "ramp_weight" else value * replicas)
+                tracker.update_state(value if key in self.unscaled_trackers else value * replicas)
         correct, count = components["_accuracy"]
         self.accuracy.update_state(correct / ops.maximum(count, 1.0), sample_weight=count)
 
@@ -165,11 +194,15 @@ class SemiSupervisedTrainer(keras.Model):
             components = self.compute_losses(batch, training=True)
             loss = components["loss"]
             scaled = self.optimizer.scale_loss(loss)
-        variables = self.detector.trainable_variables
+        variables = self.trainable_variables
         gradients = tape.gradient(scaled, variables)
         self.optimizer.apply(gradients, variables)
+        self.after_optimizer_step()
         self._update_trackers(components)
         return {m.name: m.result() for m in self.metrics}
+
+    def after_optimizer_step(self) -> None:
+        """Runs in the compiled step right after the update (the mean teacher's EMA); no-op here."""
 
     def test_step(self, batch):
         components = self.compute_losses(batch, training=False)

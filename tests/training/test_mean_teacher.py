@@ -1,0 +1,263 @@
+"""Mean teacher and pseudo-label training: EMA arithmetic, the strong view's geometry, the train
+step's targets, resume, run-directory weights, tf.distribute and mixed precision."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import NUM_CLASSES, make_batch, tiny_config
+from typer.testing import CliRunner
+
+from ssvad_cli.main import app
+from ssvad_keras.config import StrongAugmentConfig, load_config
+from ssvad_keras.data.strong_augment import draw_strong_view_params, luma, strong_view
+from ssvad_keras.errors import CheckpointError, ConfigError
+from ssvad_keras.inference.evaluate import load_detector
+from ssvad_keras.models import build_detector
+from ssvad_keras.training import RunDir, train
+from ssvad_keras.training.mean_teacher import ema_alpha, ema_update
+from ssvad_keras.training.methods import build_trainer
+
+ROOT = Path(__file__).resolve().parents[2]
+# Dropout off: Keras checkpoints do not hold dropout's random state, so with dropout a resumed
+# run draws other masks than an uninterrupted one (for every method, pi included).
+MEAN_TEACHER = {
+    "train.method": "mean_teacher",
+    "loss.dop_weight": 1.0,
+    "loss.error_recovery": True,
+    "loss.error_recovery_channels": 2,
+    "data.augment.probability": 0.5,
+    "model.encoder_dropout": 0.0,
+    "model.decoder_dropout": 0.0,
+}
+
+
+def test_ema_alpha_follows_min_of_the_warmup_and_the_ceiling():
+    assert [round(float(ema_alpha(step, 0.99)), 6) for step in (0, 1, 9, 1000)] == [0.0, 0.5, 0.9, 0.99]
+    assert float(ema_alpha(1000, 0.9999)) == pytest.approx(1 - 1 / 1001, rel=1e-6)
+
+
+def test_ema_update_blends_every_variable_in_one_traced_graph():
+    teachers = [keras.Variable(np.array([1.0, 2.0], np.float32)), keras.Variable(np.full((2, 2), 4.0, np.float32))]
+    students = [keras.Variable(np.array([3.0, 6.0], np.float32)), keras.Variable(np.zeros((2, 2), np.float32))]
+    counter = keras.Variable(0, dtype="int64")
+    pairs = list(zip(teachers, students, strict=True))
+    step = tf.function(lambda: ema_update(pairs, ema_alpha(counter, 0.99), counter=counter))
+    step()  # update 0: alpha 0, the teacher becomes the student
+    np.testing.assert_allclose(teachers[0].numpy(), [3.0, 6.0])
+    teachers[0].assign([1.0, 2.0])
+    step()  # update 1: alpha 0.5
+    np.testing.assert_allclose(teachers[0].numpy(), [2.0, 4.0])
+    np.testing.assert_allclose(teachers[1].numpy(), np.zeros((2, 2)))
+    assert int(counter.numpy()) == 2
+    graph = step.get_concrete_function().graph
+    assigns = [op for op in graph.get_operations() if op.type == "AssignSubVariableOp"]
+    assert len(assigns) == len(pairs)  # one fused assign per variable, no per-step Python
+
+
+@pytest.mark.parametrize("always", [False, True])
+def test_strong_view_changes_pixel_values_never_their_place(always):
+    """A bright marker on a grey clip stays the brightest pixel at the same frame and place,
+    whatever is drawn; identical frames stay identical (one draw per clip)."""
+    config = StrongAugmentConfig(
+        **({"jitter_probability": 1.0, "grayscale_probability": 1.0, "blur_probability": 1.0} if always else {})
+    )
+    clips = np.full((16, 4, 12, 12, 3), 0.4, np.float32)
+    clips[:, 2, 5, 7] = (1.0, 0.9, 0.8)
+    params = draw_strong_view_params(16, config, tf.constant([3, 11], tf.int64))
+    strong = np.asarray(strong_view(tf.constant(clips), params, config.blur_sigma[1]))
+    grey = np.asarray(luma(strong))[..., 0].reshape(16, -1)
+    assert (np.unravel_index(grey.argmax(axis=1), (4, 12, 12))[0] == 2).all()
+    assert (np.ravel_multi_index((2, 5, 7), (4, 12, 12)) == grey.argmax(axis=1)).all()
+    assert strong.min() >= 0.0 and strong.max() <= 1.0
+    np.testing.assert_array_equal(strong[:, 0], strong[:, 1])  # same transform on every frame
+    if always:
+        assert np.abs(strong - clips).max(axis=(1, 2, 3, 4)).min() > 1e-3  # every clip changed
+
+
+def test_student_masks_with_the_teachers_class_after_the_pseudo_label_epoch():
+    config = tiny_config(**{"train.method": "mean_teacher"})
+    detector = build_detector(config=config, num_classes=NUM_CLASSES)
+    trainer = build_trainer(config, detector, NUM_CLASSES)
+    batch = make_batch(4, labeled=(1, 0, 1, 0))
+    teacher_scores = np.eye(NUM_CLASSES, dtype=np.float32)[[4, 3, 2, 1]]
+    before = np.asarray(trainer._student_class_masks(batch, teacher_scores))
+    trainer.epoch.assign(float(config.train.pseudo_label_epoch))
+    after = np.asarray(trainer._student_class_masks(batch, teacher_scores))
+    onehot = np.eye(NUM_CLASSES, dtype=np.float32)
+    for i in (0, 2):  # labeled: ground truth throughout
+        np.testing.assert_array_equal(before[i], onehot[batch["label"][i]])
+        np.testing.assert_array_equal(after[i], onehot[batch["label"][i]])
+    np.testing.assert_array_equal(before[[1, 3]], np.ones((2, NUM_CLASSES)))
+    np.testing.assert_array_equal(after[[1, 3]], onehot[[3, 1]])  # the teacher's prediction
+    assert trainer.inference_detector() is trainer.teacher
+    assert set(trainer.alternate_detectors()) == {"student"}
+    with pytest.raises(ConfigError, match="mean_teacher"):
+        build_trainer(tiny_config(**{"loss.dop_weight": 1.0}), detector, NUM_CLASSES)
+
+
+def _mean_teacher_trainer(config):
+    detector = build_detector(config=config, num_classes=NUM_CLASSES)
+    trainer = build_trainer(config, detector, NUM_CLASSES)
+    # Eager steps: two of them cost less than tracing the step (the traced path runs in `train`).
+    trainer.compile(optimizer=keras.optimizers.Adam(1e-3), run_eagerly=True)
+    trainer.compute_losses(make_batch(), training=False)
+    trainer.optimizer.build(trainer.trainable_variables)
+    return trainer
+
+
+def _fit(trainer, seeds) -> None:
+    for seed in seeds:
+        trainer.fit(tf.data.Dataset.from_tensors(make_batch(4, seed=seed)), verbose=0)
+
+
+def test_resumed_teacher_equals_the_uninterrupted_one(tmp_path):
+    """Two steps straight, or one step, a checkpoint, a fresh trainer and the second step: the
+    teacher, the EoR copy and the update counter come out the same (`save_weights` holds them)."""
+    config = tiny_config(**MEAN_TEACHER)
+    keras.utils.set_random_seed(0)
+    whole = _mean_teacher_trainer(config)
+    start = whole.get_weights()
+    _fit(whole, (1, 2))
+    keras.utils.set_random_seed(0)
+    first = _mean_teacher_trainer(config)
+    first.set_weights(start)
+    _fit(first, (1,))
+    first.save_weights(tmp_path / "last.weights.h5")
+    resumed = _mean_teacher_trainer(config)
+    resumed.load_weights(tmp_path / "last.weights.h5")
+    assert int(resumed.teacher_updates.numpy()) == 1
+    _fit(resumed, (2,))
+    assert int(resumed.teacher_updates.numpy()) == int(whole.teacher_updates.numpy()) == 2
+    for network in ("teacher", "error_recovery_teacher", "detector"):
+        for a, b in zip(getattr(whole, network).get_weights(), getattr(resumed, network).get_weights(), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6, err_msg=network)
+    # After two updates the teacher is the average of the two students (alpha 0 then 0.5), not a copy.
+    differs = [np.abs(a - b).max() for a, b in zip(whole.teacher.get_weights(), whole.detector.get_weights(), strict=True)]
+    assert max(differs) > 0
+
+
+def test_mean_teacher_run_saves_teacher_and_student(training_dataset, tmp_path):
+    """Mean teacher + DoP + EoR through `train`: DoP and EoR are logged, best.keras is the teacher
+    (eval.weights) and best.student.keras the student of the same epoch."""
+    config = tiny_config(**{**MEAN_TEACHER, "train.epochs": 1, "train.tensorboard_images": 0})
+    result = train(config, training_dataset, 0.2, tmp_path / "run", progress=False)
+    state = RunDir.open(result.run_dir).load_state()
+    assert state.finished and {"dop", "error_recovery", "val_vmap@0.5"} <= set(state.history[-1])
+    assert np.isfinite(state.history[-1]["loss"]) and state.history[-1]["error_recovery"] > 0
+    teacher, _, teacher_path = load_detector(result.run_dir)
+    student, _, student_path = load_detector(result.run_dir, "student")
+    assert teacher_path.name == "best.keras" and student_path.name == "best.student.keras"
+    assert load_detector(result.run_dir, "teacher")[2].name == "best.keras"
+    assert (result.run_dir / "last.student.keras").is_file()
+    assert teacher.name == "teacher"
+    differs = [np.abs(a - b).max() for a, b in zip(teacher.get_weights(), student.get_weights(), strict=True)]
+    assert max(differs) > 0  # alpha 0.5 at the second update: the two networks differ
+
+
+def test_pseudo_label_run_trains_on_confident_unlabeled_clips(training_dataset, tmp_path):
+    config = tiny_config(**{
+        "train.method": "pseudo_label", "train.epochs": 1, "train.pseudo_label_epoch": 0,
+        "train.tensorboard_images": 0, "loss.pseudo_class_margin": 0.0,
+        "loss.cls_consistency": False, "loss.loc_consistency": False,
+    })
+    result = train(config, training_dataset, 0.2, tmp_path / "run", progress=False)
+    history = RunDir.open(result.run_dir).load_state().history
+    assert history[-1]["pseudo_labeled"] == pytest.approx(1.0)  # margin 0: every clip is confident
+    assert np.isfinite(history[-1]["loss"])
+    assert not (result.run_dir / "best.student.keras").exists()
+    with pytest.raises(CheckpointError, match="one network"):
+        load_detector(result.run_dir, "student")
+    # The CLI passes --weights through: a run of one network refuses it in one line.
+    cli = CliRunner().invoke(
+        app, ["evaluate", "--checkpoint", str(result.run_dir), "--data", str(training_dataset), "--weights", "teacher"]
+    )
+    assert cli.exit_code != 0 and "one network" in cli.output
+
+
+def test_the_experiment_files_select_each_method():
+    from ssvad_keras.config import configs_dir
+
+    experiments = configs_dir() / "experiments"
+    found = {
+        name: load_config([configs_dir() / "synthetic.toml", experiments / f"{name}.toml"])
+        for name in ("pseudo_label", "mean_teacher", "mean_teacher_dop", "mean_teacher_dop_eor")
+    }
+    assert found["pseudo_label"].train.method == "pseudo_label"
+    assert [found[n].loss.dop_weight > 0 for n in ("mean_teacher", "mean_teacher_dop")] == [False, True]
+    assert found["mean_teacher_dop_eor"].loss.error_recovery and found["mean_teacher_dop_eor"].train.method == "mean_teacher"
+    assert found["mean_teacher"].data.augment.probability == 0.5  # a random weak-view flip
+
+
+SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    sys.path.insert(0, "tests/training")
+    import keras, numpy as np
+    from conftest import NUM_CLASSES, make_batch, tiny_config
+    from ssvad_keras.models import build_detector
+    from ssvad_keras.training.methods import build_trainer
+
+    # As the Pi test: no dropout, dynamic routing. No strong-view draws either: each replica
+    # draws its own (seeded by its replica id), so they differ from one device's by design.
+    overrides = {"train.method": "mean_teacher", "loss.dop_weight": 1.0, "loss.error_recovery": True,
+                 "loss.error_recovery_channels": 2, "model.encoder_dropout": 0.0,
+                 "model.decoder_dropout": 0.0, "model.routing": "dynamic",
+                 "data.augment.strong.jitter_probability": 0.0,
+                 "data.augment.strong.grayscale_probability": 0.0,
+                 "data.augment.strong.blur_probability": 0.0}
+    cfg = tiny_config(**overrides)
+    batch = make_batch(4, seed=3, labeled=(1, 1, 1, 0))
+    data = tf.data.Dataset.from_tensors(batch).repeat(2)
+
+    def two_steps(strategy, cfg, data=data):
+        with strategy.scope():
+            keras.utils.set_random_seed(0)
+            det = build_detector(config=cfg, num_classes=NUM_CLASSES)
+            trainer = build_trainer(cfg, det, NUM_CLASSES)
+            # Eager steps (cheaper than tracing for two). SGD: Adam's first steps move every weight by +-lr whatever the gradient's size, so
+            # float32 noise on a near-zero gradient would flip whole steps.
+            trainer.compile(optimizer=keras.optimizers.SGD(0.1), run_eagerly=True)
+        logs = trainer.fit(data, epochs=1, verbose=0, shuffle=False).history
+        return trainer, {k: v[-1] for k, v in logs.items()}
+
+    one, logs1 = two_steps(tf.distribute.get_strategy(), cfg)
+    two, logs2 = two_steps(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), cfg)
+    teacher_diff = max(float(np.max(np.abs(a - b))) for a, b in
+                       zip(one.teacher.get_weights(), two.teacher.get_weights()))
+    eor_diff = max(float(np.max(np.abs(a - b))) for a, b in
+                   zip(one.error_recovery_teacher.get_weights(), two.error_recovery_teacher.get_weights()))
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    mixed, logs3 = two_steps(tf.distribute.get_strategy(), tiny_config(**{**overrides,
+        "data.augment.strong.blur_probability": 1.0}), data.take(1))  # one step suffices here
+    print(json.dumps({"logs1": logs1, "logs2": logs2, "logs3": logs3, "teacher_diff": teacher_diff,
+                      "eor_diff": eor_diff, "updates": [int(t.teacher_updates.numpy()) for t in (one, two, mixed)],
+                      "mixed_dtype": mixed.teacher.encoder.compute_dtype}))
+    """
+)
+
+
+def test_mean_teacher_under_two_replicas_and_mixed_precision():
+    """Two replicas (labeled clips split 2 and 1) train the same teacher as one device; under
+    mixed precision the step stays finite and the teacher computes in float16."""
+    proc = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["updates"] == [2, 2, 1]
+    for key in ("loss", "bce", "dice", "margin", "cls_consistency", "loc_consistency", "dop", "error_recovery"):
+        one, two = result["logs1"][key], result["logs2"][key]
+        assert abs(one - two) <= 1e-4 * max(1.0, abs(one)), (key, result)
+        assert np.isfinite(result["logs3"][key]), (key, result)
+    assert result["teacher_diff"] < 1e-4 and result["eor_diff"] < 1e-4, result
+    assert result["mixed_dtype"] == "float16"
