@@ -43,20 +43,30 @@ def train(
 ) -> None:
     """Train the mask-propagation model: BCE + Dice on labeled videos, flip consistency with
     temporal coherence on every clip (semi-supervised by default)."""
+    from ssvad_keras.errors import ConfigError
     from ssvad_keras.vos.config import load_vos_config
     from ssvad_keras.vos.train import train_vos
 
-    overrides = {
-        "data.labeled_fraction": labeled,
-        "vos.init": None if init is None else str(init),
+    training = {
         "train.epochs": epochs,
         "train.steps_per_epoch": steps_per_epoch,
         "train.seed": seed,
         "train.semi_supervised": False if supervised_only else None,
     }
-    given = config or preset or any(v is not None for v in overrides.values())
-    cfg = load_vos_config(config, preset=preset, overrides=overrides) if given or resume is None else None
-    result = train_vos(cfg, data_dir=data, out=out, resume=resume, progress=not quiet)
+    if resume is not None:
+        given = [name for name, value in (
+            ("--data", data), ("--labeled", labeled), ("--config", config), ("--preset", preset),
+            ("--init", init), ("--out", out), ("--seed", seed), ("--supervised-only", supervised_only or None),
+        ) if value is not None]
+        if given:
+            raise ConfigError(f"{given[0]} is fixed by the run being resumed; with --resume only "
+                              "--epochs and --steps-per-epoch apply")
+        result = train_vos(None, resume=resume, overrides=training, progress=not quiet)
+    else:
+        overrides = {**training, "data.labeled_fraction": labeled,
+                     "vos.init": None if init is None else str(init)}
+        cfg = load_vos_config(config, preset=preset, overrides=overrides)
+        result = train_vos(cfg, data_dir=data, out=out, progress=not quiet)
     best = "n/a" if result.best_metric is None else f"{result.best_metric:.4f}"
     console.print(
         f"[bold]trained[/] {result.epochs_done} epochs in {result.seconds:.0f}s -> {result.run_dir} "

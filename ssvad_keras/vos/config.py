@@ -87,6 +87,12 @@ class VosSettings(_Section):
         0.5, gt=0.0, lt=1.0, description="Background wins where every object's probability is below."
     )
     predict_batch_size: int = Field(8, ge=1, description="Clips per forward pass at prediction.")
+    run_eagerly: bool = Field(
+        False,
+        description="Train and validate without compiling the step into a graph. Tracing the "
+        "step costs about a minute on a busy 2-core CPU, more than a few eager steps: for tests "
+        "and debugging, not for real runs.",
+    )
 
 
 class VosConfig(_Section):
@@ -137,6 +143,18 @@ def _resolve_file(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
             raise ConfigError("preset: must be a preset name", path)
         merged = _merge(merged, _preset_tree(raw["preset"]))
     return _merge(merged, raw)
+
+
+def override_vos_config(config: VosConfig, overrides: dict[str, Any]) -> VosConfig:
+    """`config` with dotted overrides applied and validated.
+
+    Raises:
+        ConfigError: one line naming the field and the problem.
+    """
+    try:
+        return VosConfig.model_validate(_with_overrides(config.model_dump(), overrides))
+    except ValidationError as err:
+        raise ConfigError(_format_validation_error(err), "<overrides>") from None
 
 
 def load_vos_config(

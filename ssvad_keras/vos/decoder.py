@@ -72,7 +72,8 @@ class ReferenceMaskDecoder(keras.layers.Layer):
        -> transposed 3D conv + ReLU to the `Conv3d_1a_7x7` size;
     3. concat ReLU(3x3x3 conv of the `Conv3d_1a_7x7` skip + 3x3x3 conv of the resized mask)
        -> transposed 3D conv to the clip's size, 3D dropout, 3x3x3 transposed conv to 1
-       channel: the mask logits.
+       channel; plus a learned multiple of the reference mask (`reference_prior`, "the object
+       stays where it was", so training starts from copying the mask): the mask logits.
     Adding a convolution of the mask inside a projection's ReLU is the same as concatenating
     the mask to the skip as one more input channel of the projection; keeping those weights in
     their own layers (`reference_2c`, `reference_1a`) leaves every layer in
@@ -87,6 +88,8 @@ class ReferenceMaskDecoder(keras.layers.Layer):
         final_channels: int. Width before the last smoothing conv. Defaults to 128.
         dropout: float. 3D (channel) dropout rate before the smoothing conv. Defaults to 0.5.
         seed: int or None. Dropout seed. Defaults to `None`.
+        prior_init: float. Initial scale `a` of the reference prior `a (2 m - 1)` added to
+            every frame's logits (m the reference mask). Defaults to 2.0.
         **kwargs: standard `keras.layers.Layer` arguments.
 
     Call arguments:
@@ -115,6 +118,7 @@ class ReferenceMaskDecoder(keras.layers.Layer):
         final_channels: int = 128,
         dropout: float = 0.5,
         seed: int | None = None,
+        prior_init: float = 2.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -123,6 +127,7 @@ class ReferenceMaskDecoder(keras.layers.Layer):
         self.final_channels = int(final_channels)
         self.dropout = float(dropout)
         self.seed = seed
+        self.prior_init = float(prior_init)
 
     def build(self, mixed_4f_shape, skip_2c_shape, skip_1a_shape, reference_shape):
         c = self.channels
@@ -165,6 +170,12 @@ class ReferenceMaskDecoder(keras.layers.Layer):
             1, 3, padding="same", kernel_initializer=up_init, name="smooth", **common
         )
         self.smooth.build((None, *self.output_size, self.final_channels))
+        # Logit offset of the reference mask itself on every frame ("the object stays where it
+        # was"), a learned scale: the decoder starts from copying and learns the motion.
+        self.reference_prior = self.add_weight(
+            shape=(), initializer=keras.initializers.Constant(self.prior_init),
+            name="reference_prior",
+        )
         self._sizes = (grid_4f, tuple(skip_2c_shape[1:4]), tuple(skip_1a_shape[1:4]))
 
     def pretrained_layers(self) -> dict[str, keras.layers.Layer]:
@@ -192,7 +203,8 @@ class ReferenceMaskDecoder(keras.layers.Layer):
         # Up to the clip's size, no activation; channel dropout; 1-channel smoothing conv.
         x = _crop_to(self.upsamplers[2](x), self.output_size)
         x = self.dropout_3d(x, training=training)
-        return self.smooth(x)
+        prior = ops.cast(self.reference_prior, x.dtype) * (2.0 * reference - 1.0)
+        return self.smooth(x) + prior[:, None]
 
     def compute_output_shape(self, mixed_4f_shape, *args, **kwargs):
         return (mixed_4f_shape[0], *self.output_size, 1)
@@ -206,6 +218,7 @@ class ReferenceMaskDecoder(keras.layers.Layer):
                 "final_channels": self.final_channels,
                 "dropout": self.dropout,
                 "seed": self.seed,
+                "prior_init": self.prior_init,
             }
         )
         return config

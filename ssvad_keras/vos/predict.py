@@ -219,12 +219,17 @@ def predict_split(
 
 def score_propagation(
     model, videos: Sequence[VosVideo], threshold: float = 0.5, batch_size: int = 8,
-    seen_categories: set[str] | None = None,
+    seen_categories: set[str] | None = None, eager: bool = False,
 ) -> VosReport:
     """Propagate each video from its first annotated appearances and score the later
-    annotated frames (validation on held-out training videos)."""
+    annotated frames (validation on held-out training videos); `eager` calls the model
+    without compiling its forward pass."""
     scores: list[ObjectScore] = []
-    forward = inference_function(model)
+    if eager:
+        def forward(inputs):
+            return model(inputs, training=False)["mask_logits"]
+    else:
+        forward = inference_function(model)
     for video in videos:
         pred = propagate_video(model, video, threshold, batch_size, forward)
         gt = {s: read_palette_png(video.annotation_path(s)) for s in video.annotated}

@@ -19,6 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ssvad_keras.config import save_config
 from ssvad_keras.errors import CheckpointError, ConfigError, DataError, SsvadError
 from ssvad_keras.progress import progress_bar, stderr_console
 from ssvad_keras.training.callbacks import (
@@ -30,7 +31,7 @@ from ssvad_keras.training.callbacks import (
 from ssvad_keras.training.loop import TrainResult, _save_atomically
 from ssvad_keras.training.run_dir import RunDir, RunState
 from ssvad_keras.training.schedules import PlateauSchedule
-from ssvad_keras.vos.config import VosConfig, load_vos_config
+from ssvad_keras.vos.config import VosConfig, load_vos_config, override_vos_config
 from ssvad_keras.vos.data import (
     ClipSample,
     VosVideo,
@@ -77,13 +78,20 @@ def make_vos_split(videos: list[VosVideo], labeled_fraction: float, seed: int, v
     return make_split(ids, [-1] * len(ids), labeled_fraction, seed, val_fraction)
 
 
-def _open_run(config, data_dir, out, resume):
+def _open_run(config, data_dir, out, resume, overrides):
     """(run, config, data_dir, split, state) of a new or resumed run."""
     if resume is not None:
         run = VosRunDir.open(Path(resume))
         saved = run.load_config()
         if config is not None and (reason := config_conflict(saved, config)):
             raise CheckpointError(f"incompatible config: {reason}", run.config_path)
+        if overrides:
+            fixed = sorted(k for k, v in overrides.items() if v is not None and not k.startswith("train."))
+            if fixed:
+                raise CheckpointError(f"{fixed[0]} is fixed by the run; a resume may change train.* only",
+                                      run.config_path)
+            saved = override_vos_config(saved, overrides)
+            save_config(saved, run.config_path)
         data = run.load_data()
         state = run.load_state()
         if state.epochs_done > 0 and not run.weights_path.is_file():
@@ -93,6 +101,8 @@ def _open_run(config, data_dir, out, resume):
         return run, saved, Path(data["data_dir"]), read_split(run.split_path), state
     if data_dir is None or out is None:
         raise SsvadError("vos train needs --data and --out (or --resume RUN)")
+    if overrides:
+        config = override_vos_config(config, overrides)
     data_dir = Path(data_dir)
     videos = read_vos_split(data_dir / "train")
     split = make_vos_split(videos, config.data.labeled_fraction, config.train.seed, config.data.val_fraction)
@@ -136,6 +146,7 @@ def train_vos(
     resume: str | Path | None = None,
     progress: bool = True,
     callbacks: list[keras.callbacks.Callback] | None = None,
+    overrides: dict | None = None,
 ) -> TrainResult:
     """Train a VOS model; see the module docstring.
 
@@ -146,9 +157,11 @@ def train_vos(
         resume: an existing run folder to continue.
         progress: rich progress bars.
         callbacks: extra Keras callbacks for every epoch's `fit`.
+        overrides: dotted keys applied to `config`, or on resume to the run's own config
+            (then `train.*` only, e.g. more epochs; the run's config.toml is rewritten).
     """
     started = time.perf_counter()
-    run, config, data_dir, split, state = _open_run(config, data_dir, out, resume)
+    run, config, data_dir, split, state = _open_run(config, data_dir, out, resume, overrides)
     tcfg, dcfg = config.train, config.data
     keras.utils.set_random_seed(tcfg.seed)
     if tcfg.mixed_precision:
@@ -174,7 +187,8 @@ def train_vos(
         else PlateauSchedule(tcfg.learning_rate, tcfg.lr_factor, tcfg.lr_patience, tcfg.min_learning_rate)
     )
     optimizer = keras.optimizers.Adam(schedule.learning_rate, epsilon=tcfg.adam_epsilon)
-    trainer.compile(optimizer=optimizer, jit_compile=tcfg.jit_compile)
+    trainer.compile(optimizer=optimizer, jit_compile=tcfg.jit_compile,
+                    run_eagerly=config.vos.run_eagerly)
     sample = next(epoch_batches(videos, labeled, unlabeled, dcfg, 1, tcfg.seed))
     trainer.compute_losses(sample, training=False)  # builds every variable
     optimizer.build(model.trainable_variables)
@@ -212,7 +226,8 @@ def train_vos(
             logs["learning_rate"] = float(schedule.learning_rate)
             if val_videos and ((epoch + 1) % tcfg.validate_every == 0 or epoch + 1 == tcfg.epochs):
                 report = score_propagation(
-                    model, val_videos, config.vos.mask_threshold, config.vos.predict_batch_size
+                    model, val_videos, config.vos.mask_threshold, config.vos.predict_batch_size,
+                    eager=config.vos.run_eagerly,
                 )
                 logs["val_j"], logs["val_f"] = report.j_seen, report.f_seen
                 logs["val_jf"] = None if report.j_seen is None else (report.j_seen + report.f_seen) / 2

@@ -1,0 +1,42 @@
+"""A tiny synthetic VOS benchmark and a tiny VOS config (4x32x32 clips, 1/8-width encoder)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ssvad_keras.vos.config import VosConfig, load_vos_config
+
+CLIP = (4, 32, 32)
+
+TINY_VOS_OVERRIDES = {
+    "data.clip_length": CLIP[0],
+    "data.input_size": list(CLIP[1:]),
+    "data.labeled_per_batch": 2,
+    "data.unlabeled_per_batch": 2,
+    "data.labeled_fraction": 0.5,
+    "data.val_fraction": 0.2,
+    "data.max_val_videos": 1,
+    "model.encoder_width": 0.125,
+    "model.decoder_channels": 8,
+    "model.decoder_final_channels": 8,
+    "train.epochs": 1,
+    "train.steps_per_epoch": 2,
+    "train.tensorboard_images": 1,
+    "vos.run_eagerly": True,  # two eager steps cost less than tracing one
+}
+
+
+def tiny_vos_config(**overrides) -> VosConfig:
+    """The VOS defaults on 4x32x32 clips and a 1/8-width encoder."""
+    return load_vos_config(overrides={**TINY_VOS_OVERRIDES, **overrides})
+
+
+@pytest.fixture(scope="session")
+def tiny_vos_dataset(tmp_path_factory):
+    """6 training and 3 validation videos of 10-12 frames at 24x36, YouTube-VOS layout."""
+    from tfrecords_tools.synthetic_vos import generate_synthetic_vos
+
+    out = tmp_path_factory.mktemp("vos") / "data"
+    generate_synthetic_vos(out, seed=0, num_train=6, num_valid=3, frame_size=(24, 36),
+                           frames=(10, 12), progress=False)
+    return out

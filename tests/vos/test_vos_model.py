@@ -1,0 +1,96 @@
+"""MaskPropagationModel: shapes, the reference-mask path, weights from an action detector."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from conftest import CLIP, tiny_vos_config
+
+from ssvad_keras.config import ModelConfig
+from ssvad_keras.errors import CheckpointError
+from ssvad_keras.models import build_detector
+from ssvad_keras.vos.decoder import PRETRAINED_LAYERS
+from ssvad_keras.vos.model import build_vos_model, initialise_from, load_vos_model
+
+
+@pytest.fixture(scope="module")
+def model():
+    return build_vos_model(tiny_vos_config())
+
+
+def _inputs(batch=2, seed=0):
+    rng = np.random.default_rng(seed)
+    reference = np.zeros((batch, *CLIP[1:], 1), np.float32)
+    reference[:, 8:20, 10:22] = 1.0
+    return {"clip": rng.random((batch, *CLIP, 3), dtype=np.float32), "reference": reference}
+
+
+def _detector(width=0.125):
+    config = ModelConfig(encoder_width=width, primary_kernel=3, primary_types=4,
+                         decoder_channels=8, decoder_final_channels=8)
+    return build_detector(num_classes=3, config=config, input_shape=CLIP, seed=3)
+
+
+def test_one_mask_per_frame_per_object(model):
+    out = model(_inputs(batch=3))
+    assert tuple(out["mask_logits"].shape) == (3, *CLIP, 1)
+    assert out["mask_logits"].dtype == "float32"
+
+
+def test_reference_mask_path_changes_the_output_beyond_the_prior(model):
+    # With the copy prior switched off, the output still depends on the reference through
+    # the decoder's mask injections.
+    saved = float(model.decoder.reference_prior.numpy())
+    model.decoder.reference_prior.assign(0.0)
+    try:
+        inputs = _inputs()
+        moved = dict(inputs, reference=np.roll(inputs["reference"], 8, axis=2))
+        a = np.asarray(model(inputs)["mask_logits"])
+        b = np.asarray(model(moved)["mask_logits"])
+    finally:
+        model.decoder.reference_prior.assign(saved)
+    assert np.abs(a - b).max() > 1e-4
+
+
+@pytest.fixture(scope="module")
+def detector_run(tmp_path_factory):
+    """An action detector of the same size, saved as a run folder's best.keras."""
+    detector = _detector()
+    run = tmp_path_factory.mktemp("action-run")
+    detector.save(run / "best.keras")
+    return detector, run
+
+
+def test_action_detector_weights_load_by_name(detector_run):
+    detector, run = detector_run
+    target = build_vos_model(tiny_vos_config())
+    message = initialise_from(target, run)
+    assert "best.keras" in message
+    for ours, theirs in zip(target.encoder.weights, detector.encoder.weights, strict=True):
+        assert ours.path.split("/", 1)[1] == theirs.path.split("/", 1)[1]  # same names
+        np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
+    shared = target.decoder.pretrained_layers()
+    assert sorted(shared) == sorted(PRETRAINED_LAYERS)
+    np.testing.assert_array_equal(
+        np.asarray(shared["upsample_1a"].kernel), np.asarray(detector.decoder.upsamplers[1].kernel)
+    )
+
+
+def test_detector_of_another_size_is_refused_untouched(detector_run):
+    _, run = detector_run
+    narrow = build_vos_model(tiny_vos_config(**{"model.decoder_channels": 4}))
+    before = [np.asarray(w).copy() for w in narrow.weights]
+    with pytest.raises(CheckpointError, match="best.keras"):
+        initialise_from(narrow, run)
+    for old, new in zip(before, narrow.weights, strict=True):
+        np.testing.assert_array_equal(old, np.asarray(new))
+
+
+def test_loading_refuses_other_archives(tmp_path, model):
+    path = tmp_path / "other.keras"
+    keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]).save(path)
+    with pytest.raises(CheckpointError, match="not a VOS"):
+        load_vos_model(path)
+    with pytest.raises(CheckpointError, match="not found"):
+        initialise_from(model, tmp_path / "missing")
