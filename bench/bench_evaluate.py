@@ -19,7 +19,6 @@ import argparse
 import tempfile
 from pathlib import Path
 
-import ssvad_keras  # noqa: F401  (sets the Keras backend)
 from ssvad_keras.config import load_config
 from ssvad_keras.data import read_manifest
 from ssvad_keras.inference.evaluate import evaluate_checkpoint

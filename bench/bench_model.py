@@ -13,7 +13,6 @@ import time
 import keras
 import tensorflow as tf
 
-import ssvad_keras  # noqa: F401  (sets the Keras backend)
 from ssvad_keras.models import build_detector
 from ssvad_keras.models.summary import summarize_detector
 

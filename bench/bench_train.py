@@ -27,7 +27,8 @@ import sys
 WORKER = r"""
 import json, resource, sys, time
 import numpy as np
-import ssvad_keras  # noqa: F401
+from ssvad_keras.runtime import import_tensorflow
+import_tensorflow()  # TensorFlow's defaults (BFC allocator, backend) before it loads
 import keras, tensorflow as tf
 from ssvad_keras.config import load_config
 from ssvad_keras.losses import semi_supervised_loss

@@ -1,3 +1,6 @@
 """Dataset converters: source formats -> canonical TFRecord shards + split files."""
 
-import ssvad_keras  # noqa: F401  (sets TensorFlow's log level before TensorFlow loads)
+from ssvad_keras.runtime import configure_environment
+
+# TensorFlow's defaults before a converter loads it (record.py imports it on first use, quietly).
+configure_environment()

@@ -11,12 +11,13 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-import tensorflow as tf
 
 from ssvad_keras.data import schema
+from ssvad_keras.runtime import import_tensorflow
 
 
 @dataclass
@@ -55,15 +56,25 @@ class VideoRecord:
         return len(self.frames)
 
 
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+# TensorFlow is imported on first use, so `ssvad --help` (which lists the converters) starts
+# without it.
+
+
 def _bytes(values: list[bytes]) -> tf.train.Feature:
+    tf = import_tensorflow()
     return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
 
 
 def _ints(values) -> tf.train.Feature:
+    tf = import_tensorflow()
     return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(v) for v in values]))
 
 
 def _floats(values) -> tf.train.Feature:
+    tf = import_tensorflow()
     return tf.train.Feature(float_list=tf.train.FloatList(value=[float(v) for v in values]))
 
 
@@ -75,6 +86,7 @@ def encode_video_record(
     Boxes are stored normalised to [0, 1] of the original frame, so they stay valid at any stored
     size; masks are resized with nearest-neighbour so object ids survive.
     """
+    tf = import_tensorflow()
     orig_h, orig_w = record.orig_size or record.frames[0].shape[:2]
     height, width = frame_size if frame_size is not None else record.frames[0].shape[:2]
     encode = [int(cv2.IMWRITE_JPEG_QUALITY), int(jpeg_quality)]
@@ -144,6 +156,7 @@ class ShardWriter:
         self.out_dir = Path(out_dir)
         self.split = split
         self.names = [f"{split}-{i:05d}-of-{num_shards:05d}.tfrecord" for i in range(num_shards)]
+        tf = import_tensorflow()
         self._writers = [tf.io.TFRecordWriter(str(self.out_dir / n)) for n in self.names]
         self._next = 0
         self.num_videos = 0

@@ -4,72 +4,54 @@
     ds = train_dataset("data/synthetic", "labeled-0.20-seed0", config.data, seed=0)
 """
 
-from ssvad_keras.data.augment import (
-    VIDEO_TRANSFORMS,
-    InvertibleTransform,
-    apply_view,
-    apply_view_to_clip,
-    invert_view,
-    invert_view_spatial,
-    photometric_jitter,
-)
-from ssvad_keras.data.geometry import (
-    EvalGeometry,
-    check_geometry,
-    describe_geometry,
-    eval_geometry,
-    log_geometry,
-    resolve_resize,
-)
-from ssvad_keras.data.manifest import (
-    Manifest,
-    SplitInfo,
-    check_split,
-    read_manifest,
-    read_split,
-    resolve_split_path,
-)
-from ssvad_keras.data.pipeline import (
-    VideoAnnotation,
-    eval_clip_dataset,
-    read_annotations,
-    sample_clip_indices,
-    train_dataset,
-    train_steps_per_epoch,
-)
-from ssvad_keras.data.records import (
-    decode_object_ids,
-    parse_video_record,
-    rasterize_boxes,
-)
+from ssvad_keras.runtime import configure_environment, lazy_exports
 
-__all__ = [
-    "VIDEO_TRANSFORMS",
-    "EvalGeometry",
-    "InvertibleTransform",
-    "Manifest",
-    "SplitInfo",
-    "VideoAnnotation",
-    "apply_view",
-    "apply_view_to_clip",
-    "check_geometry",
-    "check_split",
-    "decode_object_ids",
-    "describe_geometry",
-    "eval_clip_dataset",
-    "eval_geometry",
-    "invert_view",
-    "invert_view_spatial",
-    "log_geometry",
-    "parse_video_record",
-    "photometric_jitter",
-    "rasterize_boxes",
-    "read_annotations",
-    "read_manifest",
-    "read_split",
-    "resolve_resize",
-    "resolve_split_path",
-    "sample_clip_indices",
-    "train_dataset",
-    "train_steps_per_epoch",
-]
+# The TensorFlow and Keras defaults before any of this package's modules load them. Names are
+# imported on first use: `schema`, `manifest` and `geometry` are pure Python, and the dataset
+# tools and the CLI's `--help` read them without loading TensorFlow.
+configure_environment()
+
+_EXPORTS = {
+    "augment": (
+        "VIDEO_TRANSFORMS",
+        "InvertibleTransform",
+        "apply_view",
+        "apply_view_to_clip",
+        "invert_view",
+        "invert_view_spatial",
+        "photometric_jitter",
+    ),
+    "geometry": (
+        "EvalGeometry",
+        "check_geometry",
+        "describe_geometry",
+        "eval_geometry",
+        "log_geometry",
+        "resolve_resize",
+    ),
+    "manifest": (
+        "Manifest",
+        "SplitInfo",
+        "check_split",
+        "read_manifest",
+        "read_split",
+        "resolve_split_path",
+    ),
+    "pipeline": (
+        "VideoAnnotation",
+        "eval_clip_dataset",
+        "read_annotations",
+        "sample_clip_indices",
+        "train_dataset",
+        "train_steps_per_epoch",
+    ),
+    "records": (
+        "decode_object_ids",
+        "parse_video_record",
+        "rasterize_boxes",
+    ),
+}
+
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__, _EXPORTS, tensorflow_modules=("augment", "pipeline", "records")
+)

@@ -1,6 +1,12 @@
 """Running a trained detector: over prepared datasets (`evaluate`) and over any video file
 (`detect`)."""
 
+from ssvad_keras.runtime import import_tensorflow
+
+# TensorFlow's defaults (Keras backend, CPU allocator) and its quiet import, before this
+# package's modules load Keras (ssvad_keras/runtime.py).
+import_tensorflow()
+
 from ssvad_keras.inference.detect import (
     DetectionResult,
     clip_frame_indices,

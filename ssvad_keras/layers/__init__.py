@@ -1,5 +1,11 @@
 """Keras layers of the capsule detector (SPEC 2); `keras.ops` only, registered under "ssvad"."""
 
+from ssvad_keras.runtime import import_tensorflow
+
+# TensorFlow's defaults (Keras backend, CPU allocator) and its quiet import, before this
+# package's modules load Keras (ssvad_keras/runtime.py).
+import_tensorflow()
+
 from ssvad_keras.layers.capsule_masking import CapsuleMasking
 from ssvad_keras.layers.class_capsules import ClassCapsules
 from ssvad_keras.layers.i3d_encoder import I3DEncoder
