@@ -11,6 +11,12 @@
 See docs/vos.md.
 """
 
+from ssvad_keras.runtime import import_tensorflow
+
+# TensorFlow's defaults (Keras backend, CPU allocator) and its quiet import, before this
+# package's modules load Keras (ssvad_keras/runtime.py).
+import_tensorflow()
+
 from ssvad_keras.vos.config import VosConfig, load_vos_config
 from ssvad_keras.vos.decoder import ReferenceMaskDecoder
 from ssvad_keras.vos.model import (
