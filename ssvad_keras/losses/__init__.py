@@ -9,6 +9,12 @@ Everything together: `semi_supervised_loss` (Eq. 7-9), its supervised localizati
 `difference_of_pixels_loss` and the pseudo-label baseline's `pseudo_label_targets`.
 """
 
+from ssvad_keras.runtime import import_tensorflow
+
+# TensorFlow's defaults (Keras backend, CPU allocator) and its quiet import, before this
+# package's modules load Keras (ssvad_keras/runtime.py).
+import_tensorflow()
+
 from ssvad_keras.losses.attention import (
     cyclic_variance,
     gradient_smoothness_mask,
