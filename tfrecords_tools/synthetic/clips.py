@@ -9,6 +9,8 @@ benchmarks' box ground truth). Clip i of stream `seed` is drawn from its own gen
 
 from __future__ import annotations
 
+import itertools
+import multiprocessing
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -66,9 +68,23 @@ def render_clip(rng: np.random.Generator, vocab: str, spec: ClipSpec) -> dict[st
     }
 
 
-def clip_stream(vocab: str, spec: ClipSpec, seed: int, start: int = 0) -> Iterator[dict[str, np.ndarray]]:
-    """Clips `start, start + 1, ...` of stream `seed` (endless; clip i seeded by (seed, i))."""
-    index = start
-    while True:
-        yield render_clip(np.random.default_rng([seed, index]), vocab, spec)
-        index += 1
+def _render_indexed(job: tuple[str, ClipSpec, int, int]) -> dict[str, np.ndarray]:
+    vocab, spec, seed, index = job
+    return render_clip(np.random.default_rng([seed, index]), vocab, spec)
+
+
+def clip_stream(
+    vocab: str, spec: ClipSpec, seed: int, start: int = 0, workers: int = 1
+) -> Iterator[dict[str, np.ndarray]]:
+    """Clips `start, start + 1, ...` of stream `seed` (endless; clip i seeded by (seed, i)).
+
+    `workers > 1` renders in that many spawned processes (the order and the pixels are the same
+    as with one): rendering is pure Python and NumPy, so one process would hold the GIL that the
+    training step's input pipeline also needs.
+    """
+    jobs = ((vocab, spec, seed, index) for index in itertools.count(start))
+    if workers <= 1:
+        yield from map(_render_indexed, jobs)
+        return
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        yield from pool.imap(_render_indexed, jobs, chunksize=4)
