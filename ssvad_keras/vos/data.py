@@ -43,7 +43,7 @@ class VosVideo:
         annotated: the stems with an annotation PNG.
         objects: object id -> `VosObject` (category, frames) from the meta.
         appearances: object id -> annotated stems where the object is present, sorted; the
-            first is its first-appearance frame.
+            first is its first-appearance frame (see `_appearances` for valid splits).
     """
 
     video_id: str
@@ -65,7 +65,11 @@ class VosVideo:
 
 def _appearances(video_id, split_dir, annotated, objects) -> dict[int, tuple[str, ...]]:
     """Annotated frames holding each object: from the meta's `frames` lists when every object
-    has one that meets the annotations, else by reading the PNGs."""
+    has one that meets the annotations, else by reading the PNGs.
+
+    A training meta lists the annotated frames an object is on, so this is exact; a valid meta
+    lists every frame from the first appearance on, so there only the first entry (the frame
+    whose PNG gives the object's mask) is exact, and only it is used (`first_appearance`)."""
     annotated_set = set(annotated)
     listed = {k: tuple(sorted(annotated_set & set(o.frames))) for k, o in objects.items()}
     if all(listed.values()):
