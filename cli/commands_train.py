@@ -33,7 +33,13 @@ def train(
         bool, typer.Option("--mixed-precision", help="mixed_float16 with loss scaling.")
     ] = False,
     out: Annotated[Path | None, typer.Option(help="New run directory.")] = None,
-    resume: Annotated[Path | None, typer.Option(help="Continue the run in this directory.")] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            help="Continue the run in this directory from its own config; --epochs, --steps-per-epoch, "
+            "--strategy and --mixed-precision may change (recorded in the run)."
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
 ) -> None:
     """Train a detector with supervised and consistency losses (semi-supervised by default)."""
@@ -48,13 +54,23 @@ def train(
         "train.mixed_precision": True if mixed_precision else None,
         "train.semi_supervised": False if supervised_only else None,
     }
-    given = config or preset or any(v is not None for v in overrides.values())
-    cfg = load_config(config, preset=preset, overrides=overrides) if given or resume is None else None
-    result = run_training(cfg, data_dir=data, labeled_fraction=labeled, out=out, resume=resume, progress=not quiet)
+    if resume is not None:
+        # The run's own config, with the options given; --config/--preset name a full config that
+        # must then match the run's.
+        cfg = load_config(config, preset=preset) if config or preset else None
+        result = run_training(
+            cfg, data_dir=data, labeled_fraction=labeled, out=out, resume=resume, progress=not quiet, overrides=overrides
+        )
+        if result.epochs_trained == 0:
+            console.print(f"nothing to train: {result.run_dir} has {result.epochs_done} of {result.epochs_done} epochs")
+            return
+    else:
+        cfg = load_config(config, preset=preset, overrides=overrides)
+        result = run_training(cfg, data_dir=data, labeled_fraction=labeled, out=out, progress=not quiet)
     best = "n/a" if result.best_metric is None else f"{result.best_metric:.4f}"
     console.print(
-        f"[bold]trained[/] {result.epochs_done} epochs in {result.seconds:.0f}s -> {result.run_dir} "
-        f"(best {best} at epoch {result.best_epoch})"
+        f"[bold]trained[/] {result.epochs_trained} epochs ({result.epochs_done} in all) in {result.seconds:.0f}s "
+        f"-> {result.run_dir} (best {best} at epoch {result.best_epoch})"
     )
 
 

@@ -11,11 +11,12 @@ in one line.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -255,6 +256,17 @@ class LossConfig(_Section):
         return self
 
 
+ValidationMetric = Literal["val_fmap@0.5", "val_vmap@0.2", "val_vmap@0.5", "val_accuracy"]
+"""The figures validation logs every validated epoch (the paper protocol on the split's held-out
+training videos), named `val_<figure>[@<IoU threshold>]` after `PaperMetrics`'s `fmap_at`,
+`vmap_at` and `accuracy`; `train.select_metric` must be one of them."""
+
+VALIDATION_METRICS: tuple[str, ...] = get_args(ValidationMetric)
+
+AUTO_VALIDATIONS = 12
+"""`train.validate_every = "auto"` validates about this many times per run (and always at the end)."""
+
+
 class TrainConfig(_Section):
     """Optimisation and schedules (SPEC 4)."""
 
@@ -286,9 +298,34 @@ class TrainConfig(_Section):
         "gradients made the tiny preset's step ~9x slower (19 s vs 2 s); worth trying on GPU.",
     )
     strategy: Literal["none", "mirrored", "multiworker"] = "none"
-    validate_every: int = Field(1, ge=1, description="Epochs between validation runs.")
-    select_metric: str = Field("val_vmap@0.5", description="Checkpoint-selection metric on the validation split.")
+    validate_every: int | Literal["auto"] = Field(
+        "auto",
+        description="Epochs between validation runs (the last epoch always validates); 'auto' "
+        f"validates about {AUTO_VALIDATIONS} times per run: every ceil(epochs / {AUTO_VALIDATIONS}) epochs.",
+    )
+    select_metric: ValidationMetric = Field(
+        "val_vmap@0.5",
+        description="Checkpoint-selection metric on the validation split (higher is better): "
+        + ", ".join(VALIDATION_METRICS) + ".",
+    )
     tensorboard_images: int = Field(2, ge=0, description="Validation clips drawn in TensorBoard.")
+
+    @field_validator("validate_every", mode="before")
+    @classmethod
+    def _epochs_or_auto(cls, value: Any) -> Any:
+        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+            return value
+        raise ValueError(f"must be a number of epochs >= 1 or 'auto', not {value!r}")
+
+    def validation_interval(self) -> int:
+        """Epochs between validations: `validate_every`, or for "auto" ceil(epochs / AUTO_VALIDATIONS)."""
+        if self.validate_every == "auto":
+            return max(1, math.ceil(self.epochs / AUTO_VALIDATIONS))
+        return self.validate_every
+
+    def validates(self, epoch: int) -> bool:
+        """Whether the 0-based `epoch` ends with a validation run (the last one always does)."""
+        return (epoch + 1) % self.validation_interval() == 0 or epoch + 1 == self.epochs
 
 
 class EvalConfig(_Section):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,16 +98,21 @@ def predict_videos(
     config: ExperimentConfig,
     progress: bool = False,
     limit_videos: int | None = None,
+    batches: Iterable[dict] | None = None,
 ) -> Iterator[VideoPrediction]:
     """Yield one `VideoPrediction` per video, running the detector on batched clips.
 
     At inference the capsules are masked with each clip's predicted class (SPEC 2);
     `config.eval.class_mask` can instead give the decoder the ground-truth class (an oracle) or
     every class, to tell localization errors from classification errors.
+
+    `batches`, when given, replaces `eval_clip_dataset(data_dir, split_name_or_ids, ...)`: the
+    same batches built once by the caller (training validates every few epochs with one, so the
+    clip pipeline is neither rebuilt nor re-decoded).
     """
     manifest, ids = read_manifest(data_dir), split_name_or_ids
     total = len(manifest.split(ids).video_ids) if isinstance(ids, str) else len(ids)
-    dataset = eval_clip_dataset(data_dir, ids, config.data, config.eval.batch_size)
+    dataset = batches if batches is not None else eval_clip_dataset(data_dir, ids, config.data, config.eval.batch_size)
     class_mask = config.eval.class_mask
     predict = _compiled_forward(detector, class_mask)
     current: _VideoAssembler | None = None
@@ -192,11 +197,13 @@ def evaluate_model(
     split_name_or_ids: str | Sequence[str],
     config: ExperimentConfig,
     progress: bool = False,
+    batches: Iterable[dict] | None = None,
 ) -> PaperMetrics:
-    """The paper protocol's f-mAP/v-mAP (localization accuracy) and accuracy."""
+    """The paper protocol's f-mAP/v-mAP (localization accuracy) and accuracy (`batches`: see
+    `predict_videos`)."""
     manifest = read_manifest(data_dir)
     acc = PaperMetricAccumulator(manifest.num_classes, mask_threshold=config.eval.mask_threshold)
-    for video in predict_videos(detector, data_dir, split_name_or_ids, config, progress):
+    for video in predict_videos(detector, data_dir, split_name_or_ids, config, progress, batches=batches):
         if video.label >= 0:
             acc.add_video(video.probs, video.gt, video.label, video.class_scores)
     return acc.result()

@@ -1,13 +1,16 @@
 """The run directory: everything one training run writes, and what `--resume` reads back.
 
     RUN_DIR/
-      config.toml            resolved experiment config
+      config.toml            resolved experiment config (rewritten when a resume changes a
+                             training key)
       split.json             the labeled/unlabeled/val split used
       data.json              data directory and labeled fraction
-      state.json             epochs done, learning-rate schedule, best metric, history
-      checkpoints/last.weights.h5   detector + optimizer + epoch counter (every epoch)
-      best.keras             detector with the best validation metric (full Keras model)
-      last.keras             detector after the last finished epoch
+      state.json             epochs done, learning-rate schedule, best metric, history, changes
+      checkpoints/last.weights.h5   detector + optimizer (Adam moments, step count) + epoch
+                             counter, after every epoch: what `--resume` continues from
+      best.keras             detector with the best validation metric (full Keras model),
+                             written on validation epochs
+      last.keras             detector after the latest validation epoch and after the last one
       best.student.keras     mean-teacher runs: the other network of the same epochs
       last.student.keras     (`.teacher.` instead when `eval.weights = "student"`)
       logs/                  TensorBoard event files
@@ -37,6 +40,8 @@ class RunState:
     select_metric: str = ""
     history: list[dict] = field(default_factory=list)
     finished: bool = False
+    # One note per resume that changed training keys: {"at_epoch": n, "changed": {key: [was, now]}}.
+    changes: list[dict] = field(default_factory=list)
     version: int = STATE_VERSION
 
 
@@ -139,6 +144,10 @@ class RunDir:
             return load_config(self.config_path)
         except ConfigError as err:
             raise CheckpointError(f"incompatible run config: {err.detail}", self.config_path) from None
+
+    def save_config(self, config: ExperimentConfig) -> None:
+        """Rewrite `config.toml` (a resume that changed training keys)."""
+        save_config(config, self.config_path)
 
     def load_data(self) -> dict:
         data = read_json(self.data_path)
