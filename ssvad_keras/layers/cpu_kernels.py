@@ -31,7 +31,7 @@ loads and runs with the other.
 
 Speed-ups are TensorFlow 2.20 on 2 CPU cores. The figures of the first two rows and of the
 fused head are from the convolution-gradient rewrite's measurements (paper preset's shapes);
-those of the strided, pooling and sub-pixel rows and of the whole detector come from
+those of the strided, pooling and sub-pixel rows come from
 `bench/bench_kernels.py` (reference and cpu_fast back to back, median of 5; docs/benchmarks.md,
 "CPU kernels"), taken while other jobs loaded the machine, so trust the ratios more than the
 seconds.
