@@ -148,18 +148,27 @@ def prepare_youtube_vos(
 
 
 AnnotationChoice = enum.StrEnum("AnnotationChoice", {name: name for name in synthetic.ANNOTATIONS})
+VocabularyChoice = enum.StrEnum("VocabularyChoice", {name: name for name in synthetic.VOCABULARIES})
 
 
 @prepare_app.command("synthetic")
 def prepare_synthetic(
     out: Out,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the videos and of the split.")] = 0,
+    vocabulary: Annotated[
+        VocabularyChoice,
+        typer.Option(
+            help="scenes: classes differ by actor, object, scene and motion (UCF101-24-like, the "
+            "default benchmark); motion: classes differ by motion only; pretrain: the disjoint "
+            "classes `ssvad pretrain` draws from.",
+        ),
+    ] = VocabularyChoice[synthetic.DEFAULT_VOCABULARY],
     videos: Annotated[
-        int, typer.Option("--videos", min=1, help="Training videos.")
-    ] = synthetic.DEFAULT_TRAIN_VIDEOS,
+        int | None, typer.Option("--videos", min=1, help="Training videos [default: the vocabulary's].")
+    ] = None,
     test_videos: Annotated[
-        int, typer.Option("--test-videos", min=1, help="Test videos.")
-    ] = synthetic.DEFAULT_TEST_VIDEOS,
+        int | None, typer.Option("--test-videos", min=1, help="Test videos [default: the vocabulary's].")
+    ] = None,
     frame_size: FrameSize = None,
     annotation: Annotated[
         AnnotationChoice,
@@ -175,11 +184,10 @@ def prepare_synthetic(
     val_fraction: ValFraction = 0.1,
     quiet: Quiet = False,
 ) -> None:
-    """The built-in synthetic benchmark: 5 actions, generated procedurally, no downloads."""
+    """The built-in synthetic benchmark, generated procedurally, no downloads."""
     print_summary(synthetic.generate_synthetic(
-        out, seed, num_train=videos, num_test=test_videos,
-        frame_size=frame_size or synthetic.DEFAULT_FRAME_SIZE, annotation=annotation.value,
-        workers=workers, shards=shards,
+        out, seed, num_train=videos, num_test=test_videos, frame_size=frame_size,
+        annotation=annotation.value, vocab=vocabulary.value, workers=workers, shards=shards,
         overwrite=overwrite, labeled=labeled or (0.2,), val_fraction=val_fraction,
         progress=not quiet,
     ))

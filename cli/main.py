@@ -13,6 +13,7 @@ from ssvad_cli import (
     commands_detect,
     commands_eval,
     commands_model,
+    commands_pretrain,
     commands_train,
     commands_vos,
 )
@@ -51,6 +52,7 @@ def _root(
 commands_data.register(app)
 commands_model.register(app)
 commands_train.register(app)
+commands_pretrain.register(app)
 commands_eval.register(app)
 commands_detect.register(app)
 commands_vos.register(app)

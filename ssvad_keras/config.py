@@ -133,7 +133,17 @@ class ModelConfig(_Section):
         "ssl", description="'ssl': the paper code's strides (28x28 grid); 'original': unmodified I3D."
     )
     encoder_width: float = Field(1.0, gt=0.0, le=1.0, description="Channel multiplier on I3D.")
-    encoder_weights: Path | None = Field(None, description="Converted I3D weights to load at build.")
+    encoder_weights: str | None = Field(
+        None,
+        description="Weights loaded into the fresh model: a converted I3D file (`ssvad convert-weights`), "
+        "a file written by `ssvad pretrain`, `builtin:NAME` for weights this package ships "
+        "(`builtin:tiny`, the tiny preset's default), or \"none\" (unset) to train from scratch.",
+    )
+    pretrained_parts: tuple[Literal["encoder", "primary_capsules", "decoder"], ...] = Field(
+        ("encoder", "primary_capsules", "decoder"),
+        description="The parts loaded from a file written by `ssvad pretrain` (a converted I3D file "
+        "holds the encoder only).",
+    )
     encoder_dropout: float = Field(0.5, ge=0.0, lt=1.0)
     pixel_range: Literal["0_1", "-1_1"] = Field(
         "0_1",
@@ -281,6 +291,12 @@ class TrainConfig(_Section):
     min_learning_rate: float = Field(1e-7, ge=0.0)
     pseudo_label_epoch: int = Field(11, ge=0, description="From this epoch on, unlabeled masks use predictions.")
     semi_supervised: bool = Field(True, description="False trains on labeled clips only.")
+    supervised_batch: Literal["labeled", "full"] = Field(
+        "labeled",
+        description="Clips per step of supervised-only training: 'labeled' = data.labeled_per_batch, "
+        "as many labeled clips as a semi-supervised step holds (the comparison at equal labeled "
+        "clips seen); 'full' = the whole batch size.",
+    )
     method: Literal["pi", "mean_teacher", "pseudo_label"] = Field(
         "pi",
         description="'pi': the paper's two-view consistency in one network; 'mean_teacher': an EMA "

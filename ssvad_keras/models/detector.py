@@ -246,10 +246,9 @@ def build_detector(
         seed=seed,
         **model_config.model_dump(include=set(ARCHITECTURE_FIELDS)),
     )
-    if model_config.encoder_weights is not None:
-        from ssvad_keras.models.i3d_weights import load_i3d_weights
+    from ssvad_keras.models.pretrained import load_initial_weights
 
-        load_i3d_weights(detector.encoder, model_config.encoder_weights)
+    load_initial_weights(detector, model_config)
     return detector
 
 

@@ -15,6 +15,7 @@ from ssvad_keras.errors import ConfigError
 from ssvad_keras.evaluation import evaluate_detection_files, read_frame_detections_csv
 from ssvad_keras.inference.evaluate import evaluate_checkpoint, predict_videos
 from ssvad_keras.models import build_detector
+from tfrecords_tools.synthetic import CLASSES
 
 TINY = {**TINY_DETECTOR, "model.routing": "dynamic"}
 
@@ -22,7 +23,7 @@ TINY = {**TINY_DETECTOR, "model.routing": "dynamic"}
 @pytest.fixture(scope="module")
 def saved_detector(tmp_path_factory, tiny_synthetic_dataset):
     config = load_config(overrides=TINY)
-    detector = build_detector(config=config, num_classes=5, seed=0)
+    detector = build_detector(config=config, num_classes=len(CLASSES), seed=0)
     path = tmp_path_factory.mktemp("model") / "tiny.keras"
     detector.save(path)
     return path, detector, config
@@ -100,7 +101,7 @@ def test_class_mask_modes_decode_the_chosen_class_capsules(saved_detector):
 
     _, _, config = saved_detector
     # Larger random weights than the initialisers', so that the decoded capsule visibly matters.
-    detector = build_detector(config=config, num_classes=5, seed=1)
+    detector = build_detector(config=config, num_classes=len(CLASSES), seed=1)
     rng = np.random.default_rng(1)
     for weight in detector.trainable_weights:
         weight.assign(rng.normal(0.0, 0.3, weight.shape).astype("float32"))
@@ -115,13 +116,13 @@ def test_class_mask_modes_decode_the_chosen_class_capsules(saved_detector):
         return 1.0 / (1.0 + np.exp(-detector(inputs, training=False)["loc_logits"].numpy()))
 
     oracle = _compiled_forward(detector, "ground_truth")(clip, labels)["loc_probs"].numpy()
-    onehot = np.eye(5, dtype="float32")[np.maximum(labels, 0)]
+    onehot = np.eye(len(CLASSES), dtype="float32")[np.maximum(labels, 0)]
     np.testing.assert_allclose(oracle[:2], decoded(onehot)[:2], atol=1e-6)
     # The right label and no label both decode the predicted class, as plain inference does.
     np.testing.assert_allclose(oracle[[0, 2]], predicted["loc_probs"].numpy()[[0, 2]], atol=1e-6)
     assert np.abs(oracle[1] - predicted["loc_probs"].numpy()[1]).max() > 1e-4
     every = _compiled_forward(detector, "all")(clip, labels)["loc_probs"].numpy()
-    np.testing.assert_allclose(every, decoded(np.ones((3, 5), "float32")), atol=1e-6)
+    np.testing.assert_allclose(every, decoded(np.ones((3, len(CLASSES)), "float32")), atol=1e-6)
 
 
 def test_cli_class_mask_oracle_is_labelled_and_refused_in_file_mode(saved_detector, tiny_synthetic_dataset, tmp_path):
