@@ -144,6 +144,13 @@ class ModelConfig(_Section):
         description="The parts loaded from a file written by `ssvad pretrain` (a converted I3D file "
         "holds the encoder only).",
     )
+
+    @field_validator("encoder_weights", mode="before")
+    @classmethod
+    def _weights_path_as_text(cls, value):
+        # Paths from Python callers are accepted; the config keeps the text a TOML file would hold.
+        return str(value) if isinstance(value, Path) else value
+
     encoder_dropout: float = Field(0.5, ge=0.0, lt=1.0)
     pixel_range: Literal["0_1", "-1_1"] = Field(
         "0_1",

@@ -293,8 +293,11 @@ def _pixel_box_mapper(geometry):
     def to_original(boxes: np.ndarray) -> np.ndarray:
         boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
         continuous = boxes + np.array([0.0, 0.0, 1.0, 1.0])
-        mapped = geometry.to_original(continuous).astype(np.float64)
-        return mapped - np.array([0.0, 0.0, 1.0, 1.0])
+        mapped = geometry.to_original(continuous).astype(np.float64) - np.array([0.0, 0.0, 1.0, 1.0])
+        # Frames resized up (scale < 1) map a one-pixel box to less than one original pixel: keep
+        # the inclusive box non-empty (x2 >= x1) rather than inverted.
+        mapped[:, 2:] = np.maximum(mapped[:, 2:], mapped[:, :2])
+        return mapped
 
     return to_original
 

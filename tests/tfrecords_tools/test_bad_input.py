@@ -221,7 +221,7 @@ def test_foreign_non_empty_output_folder_is_not_replaced(tmp_path):
 
 def test_synthetic_rerun_with_another_annotation_is_refused_in_one_line(tmp_path):
     out = tmp_path / "synthetic"
-    args = ["prepare", "synthetic", "--out", str(out), "--videos", "5", "--test-videos", "1",
+    args = ["prepare", "synthetic", "--out", str(out), "--videos", "6", "--test-videos", "1",
             "--frame-size", "32", "32", "--quiet"]
     assert CliRunner().invoke(app, [*args, "--annotation", "boxes"]).exit_code == 0
     manifest = (out / "dataset.json").read_bytes()
