@@ -194,3 +194,33 @@ def load_initial_weights(detector, model_config) -> LoadReport | None:
     load_i3d_weights(detector.encoder, path)
     return None
 
+
+
+def load_part(layer, path: str | Path, part: str = "encoder") -> int:
+    """Assign one part of a pretrained file to `layer` (e.g. the VOS model's I3D encoder), checking
+    the variable count, paths and shapes before assigning anything; returns the variables set.
+
+    Raises:
+        ConfigError: not a pretrained file, or a part that does not match `layer`.
+    """
+    path = Path(path)
+    if not is_pretrained_file(path):
+        raise ConfigError("not a pretrained-weights file written by `ssvad pretrain`", path)
+    with h5py.File(path, "r") as f:
+        group = f[part]
+        if len(group) != len(layer.weights):
+            raise ConfigError(f"pretrained {part} has {len(group)} variables, the model {len(layer.weights)}", path)
+        values = []
+        for i, variable in enumerate(layer.weights):
+            data = group[f"{i:04d}"]
+            saved_as = str(data.attrs.get("path", ""))
+            if _relative(saved_as) != _relative(variable.path) and saved_as.split("/")[-2:] != variable.path.split("/")[-2:]:
+                raise ConfigError(f"pretrained {part} variable {i} is {saved_as!r}, the model's is {variable.path!r}", path)
+            if tuple(data.shape) != tuple(variable.shape):
+                raise ConfigError(
+                    f"pretrained {part} variable {i} has shape {data.shape}, the model's {tuple(variable.shape)}", path
+                )
+            values.append(data[()])
+    for variable, value in zip(layer.weights, values, strict=True):
+        variable.assign(value)
+    return len(values)

@@ -159,10 +159,15 @@ def build_vos_model(config: VosConfig, seed: int | None = None) -> MaskPropagati
         decoder_dropout=model_config.decoder_dropout,
         seed=config.train.seed if seed is None else seed,
     )
-    if model_config.encoder_weights is not None:
+    from ssvad_keras.models.pretrained import is_pretrained_file, load_part, resolve_weights
+
+    weights = resolve_weights(model_config.encoder_weights)  # "builtin:tiny", a file, or none
+    if weights is not None and is_pretrained_file(weights):
+        load_part(model.encoder, weights, "encoder")
+    elif weights is not None:
         from ssvad_keras.models.i3d_weights import load_i3d_weights
 
-        load_i3d_weights(model.encoder, model_config.encoder_weights)
+        load_i3d_weights(model.encoder, weights)
     if config.vos.init is not None:
         initialise_from(model, config.vos.init)
     return model
