@@ -17,3 +17,14 @@ def tiny_synthetic_dataset(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("synthetic") / "data"
     generate_synthetic(out, seed=0, num_train=10, num_test=3, frame_size=(32, 32), progress=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_vos_dataset(tmp_path_factory):
+    """6 training and 3 validation videos of 10-12 frames at 24x36, YouTube-VOS layout."""
+    from tfrecords_tools.synthetic_vos import generate_synthetic_vos
+
+    out = tmp_path_factory.mktemp("vos") / "data"
+    generate_synthetic_vos(out, seed=0, num_train=6, num_valid=3, frame_size=(24, 36),
+                           frames=(10, 12), progress=False)
+    return out

@@ -3,7 +3,6 @@ geometry log line, exact box mapping, and ground truth kept by evaluation on 320
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import keras
@@ -23,9 +22,7 @@ from ssvad_keras.data import (
 from ssvad_keras.data.geometry import PAPER_CROP_AREA_SHARE
 from ssvad_keras.data.records import crop_window
 from ssvad_keras.errors import ConfigError
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tfrecords_tools"))
-from prepare_fixtures import UCF_CLASSES, make_ucf_root  # noqa: E402
+from tests.tfrecords_tools.prepare_fixtures import UCF_CLASSES, make_ucf_root
 
 UCF_HW = (240, 320)
 # The paper's 224 centre crop of 240x320, in original pixels (inclusive).

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import frame_ids, make_video, write_dataset
 
 from ssvad_keras.config import AugmentConfig, DataConfig
 from ssvad_keras.data import (
@@ -20,6 +19,8 @@ from ssvad_keras.data import (
     train_steps_per_epoch,
 )
 from ssvad_keras.errors import ConfigError, DataError
+
+from .conftest import frame_ids, make_video, write_dataset
 
 # The stored 24x32 frames, not resized: these tests pin crop offsets and box pixels at the
 # stored size, so they opt in to a crop that covers a third of the frame.

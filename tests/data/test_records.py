@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import HEIGHT, WIDTH, frame_ids, make_video
 
 from ssvad_keras.data.records import (
     CropWindow,
@@ -17,6 +16,8 @@ from ssvad_keras.data.records import (
     to_unit_range,
 )
 from tfrecords_tools.record import VideoRecord, encode_video_record
+
+from .conftest import HEIGHT, WIDTH, frame_ids, make_video
 
 ORIG = tf.constant([HEIGHT, WIDTH])
 

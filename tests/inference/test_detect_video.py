@@ -9,7 +9,6 @@ import sys
 import keras
 import numpy as np
 import pytest
-from conftest import NUM_CLASSES, VIDEO_FPS, VIDEO_FRAMES, VIDEO_SIZE, read_video, write_mp4
 from typer.testing import CliRunner
 
 from ssvad_cli.main import app
@@ -18,6 +17,8 @@ from ssvad_keras.errors import ConfigError, DataError
 from ssvad_keras.evaluation import read_tubes_json
 from ssvad_keras.inference import detect_video
 from ssvad_keras.training.run_dir import RunDir
+
+from .conftest import NUM_CLASSES, VIDEO_FPS, VIDEO_FRAMES, VIDEO_SIZE, read_video, write_mp4
 
 runner = CliRunner()
 

@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-from conftest import TINY_DETECTOR
 from typer.testing import CliRunner
 
 from ssvad_cli.main import app
@@ -16,6 +15,8 @@ from ssvad_keras.evaluation import evaluate_detection_files, read_frame_detectio
 from ssvad_keras.inference.evaluate import evaluate_checkpoint, predict_videos
 from ssvad_keras.models import build_detector
 from tfrecords_tools.synthetic import CLASSES
+
+from .conftest import TINY_DETECTOR
 
 TINY = {**TINY_DETECTOR, "model.routing": "dynamic"}
 

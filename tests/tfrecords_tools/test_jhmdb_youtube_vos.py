@@ -3,7 +3,11 @@
 import json
 
 import numpy as np
-from prepare_fixtures import (
+
+from tfrecords_tools.jhmdb import convert_jhmdb_21
+from tfrecords_tools.youtube_vos import convert_youtube_vos
+
+from .prepare_fixtures import (
     HEIGHT,
     JHMDB_CLASSES,
     VOS_FRAMES,
@@ -15,9 +19,6 @@ from prepare_fixtures import (
     read_split_records,
     vos_mask,
 )
-
-from tfrecords_tools.jhmdb import convert_jhmdb_21
-from tfrecords_tools.youtube_vos import convert_youtube_vos
 
 
 def test_jhmdb_records_carry_puppet_masks_and_tube_boxes(tmp_path):

@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-from prepare_fixtures import read_split_records
 
 from tfrecords_tools.synthetic import (
     CLASSES,
@@ -15,6 +14,8 @@ from tfrecords_tools.synthetic import (
 )
 from tfrecords_tools.synthetic.clips import ClipSpec, clip_stream
 from tfrecords_tools.synthetic.scene import DriftingShape, Spectator
+
+from .prepare_fixtures import read_split_records
 
 MOTION_CLASSES = VOCABULARIES["motion"].class_names
 

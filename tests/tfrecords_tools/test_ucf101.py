@@ -5,7 +5,12 @@ import pickle
 
 import numpy as np
 import pytest
-from prepare_fixtures import (
+
+from tfrecords_tools.record import sha256_file
+from tfrecords_tools.splits import make_split
+from tfrecords_tools.ucf101 import convert_ucf101_24
+
+from .prepare_fixtures import (
     HEIGHT,
     UCF_CLASSES,
     UCF_VIDEOS,
@@ -16,10 +21,6 @@ from prepare_fixtures import (
     released_split_entries,
     ucf_videos,
 )
-
-from tfrecords_tools.record import sha256_file
-from tfrecords_tools.splits import make_split
-from tfrecords_tools.ucf101 import convert_ucf101_24
 
 TRAIN = [v for v, s in UCF_VIDEOS.items() if s["split"] == "train"]
 TEST = [v for v, s in UCF_VIDEOS.items() if s["split"] == "test"]

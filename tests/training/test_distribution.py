@@ -16,9 +16,8 @@ SCRIPT = textwrap.dedent(
     import tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    sys.path.insert(0, "tests/training")
     import keras, numpy as np
-    from conftest import NUM_CLASSES, make_batch, tiny_config
+    from tests.training.conftest import NUM_CLASSES, make_batch, tiny_config
     from ssvad_keras.models import build_detector
     from ssvad_keras.training import SemiSupervisedTrainer
 

@@ -10,7 +10,6 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import tiny_config
 from typer.testing import CliRunner
 
 from ssvad_cli.main import app
@@ -18,6 +17,8 @@ from ssvad_keras.config import VALIDATION_METRICS
 from ssvad_keras.inference.evaluate import predict_probabilities, validation_samples
 from ssvad_keras.training import RunDir, train
 from ssvad_keras.training.callbacks import mask_overlay_images
+
+from .conftest import tiny_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,7 +13,6 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import NUM_CLASSES, make_batch, tiny_config
 from typer.testing import CliRunner
 
 from ssvad_cli.main import app
@@ -25,6 +24,8 @@ from ssvad_keras.models import build_detector
 from ssvad_keras.training import RunDir, train
 from ssvad_keras.training.mean_teacher import ema_alpha, ema_update
 from ssvad_keras.training.methods import build_trainer
+
+from .conftest import NUM_CLASSES, make_batch, tiny_config
 
 ROOT = Path(__file__).resolve().parents[2]
 # Dropout off: Keras checkpoints do not hold dropout's random state, so with dropout a resumed
@@ -205,9 +206,8 @@ SCRIPT = textwrap.dedent(
     import tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    sys.path.insert(0, "tests/training")
     import keras, numpy as np
-    from conftest import NUM_CLASSES, make_batch, tiny_config
+    from tests.training.conftest import NUM_CLASSES, make_batch, tiny_config
     from ssvad_keras.models import build_detector
     from ssvad_keras.training.methods import build_trainer
 

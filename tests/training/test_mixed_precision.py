@@ -13,10 +13,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = textwrap.dedent(
     """
     import json, sys
-    sys.path.insert(0, "tests/training")
     import keras, tensorflow as tf
     keras.mixed_precision.set_global_policy("mixed_float16")
-    from conftest import NUM_CLASSES, make_batch, tiny_config
+    from tests.training.conftest import NUM_CLASSES, make_batch, tiny_config
     from ssvad_keras.models import build_detector
     from ssvad_keras.training import SemiSupervisedTrainer
     cfg = tiny_config()

@@ -8,13 +8,14 @@ import shutil
 import keras
 import pytest
 import tensorflow as tf
-from conftest import tiny_config
 from typer.testing import CliRunner
 
 from ssvad_cli.main import app
 from ssvad_keras.config import load_config
 from ssvad_keras.errors import CheckpointError, SsvadError
 from ssvad_keras.training import RunDir, train
+
+from .conftest import tiny_config
 
 
 @pytest.fixture(scope="module")

@@ -15,11 +15,12 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from conftest import TINY_OVERRIDES
 
 from ssvad_keras.config import load_config
 from ssvad_keras.training import RunDir, train
 from ssvad_keras.training.loop import TIMING_KEYS
+
+from .conftest import TINY_OVERRIDES
 
 ROOT = Path(__file__).resolve().parents[2]
 KILL_POINT = "step 1 of epoch 2 done"

@@ -6,12 +6,13 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import NUM_CLASSES, make_batch, tiny_config
 
 from ssvad_keras.errors import SsvadError
 from ssvad_keras.models import build_detector
 from ssvad_keras.training import SemiSupervisedTrainer
 from ssvad_keras.training.callbacks import NonFiniteGuard, mask_overlay_images
+
+from .conftest import NUM_CLASSES, make_batch, tiny_config
 
 
 def make_trainer(config, epochs: int = 4):

@@ -1,8 +1,7 @@
-"""A tiny synthetic VOS benchmark and a tiny VOS config (4x32x32 clips, 1/8-width encoder)."""
+"""A tiny VOS config (4x32x32 clips, 1/8-width encoder); the tiny synthetic VOS benchmark it
+trains on is `tiny_vos_dataset` in tests/conftest.py (the CLI tests use it too)."""
 
 from __future__ import annotations
-
-import pytest
 
 from ssvad_keras.vos.config import VosConfig, load_vos_config
 
@@ -29,14 +28,3 @@ TINY_VOS_OVERRIDES = {
 def tiny_vos_config(**overrides) -> VosConfig:
     """The VOS defaults on 4x32x32 clips and a 1/8-width encoder."""
     return load_vos_config(overrides={**TINY_VOS_OVERRIDES, **overrides})
-
-
-@pytest.fixture(scope="session")
-def tiny_vos_dataset(tmp_path_factory):
-    """6 training and 3 validation videos of 10-12 frames at 24x36, YouTube-VOS layout."""
-    from tfrecords_tools.synthetic_vos import generate_synthetic_vos
-
-    out = tmp_path_factory.mktemp("vos") / "data"
-    generate_synthetic_vos(out, seed=0, num_train=6, num_valid=3, frame_size=(24, 36),
-                           frames=(10, 12), progress=False)
-    return out

@@ -5,13 +5,14 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-from conftest import CLIP, tiny_vos_config
 
 from ssvad_keras.config import ModelConfig
 from ssvad_keras.errors import CheckpointError
 from ssvad_keras.models import build_detector
 from ssvad_keras.vos.decoder import PRETRAINED_LAYERS
 from ssvad_keras.vos.model import build_vos_model, initialise_from, load_vos_model
+
+from .conftest import CLIP, tiny_vos_config
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import eval_cases as cases
 import pytest
 from typer.testing import CliRunner
 
@@ -16,6 +15,7 @@ from ssvad_keras.evaluation import (
     write_frame_detections_csv,
     write_tubes_json,
 )
+from tests.evaluation import eval_cases as cases
 
 runner = CliRunner()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import pickle
 
-import eval_cases as cases
 import numpy as np
 import pytest
 
@@ -20,6 +19,7 @@ from ssvad_keras.evaluation import (
     write_frame_detections_csv,
     write_tubes_json,
 )
+from tests.evaluation import eval_cases as cases
 
 HEADER = "video,frame,label,score,x1,y1,x2,y2\n"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import loss_reference  # noqa: F401  (quiet TensorFlow logs before it loads)
 import numpy as np
 import pytest
 import tensorflow as tf

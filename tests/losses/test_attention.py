@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from keras import ops
-from loss_reference import clip_from_frames, released_cyclic_variance, released_gradient_mask
 
 from ssvad_keras.losses import (
     cyclic_variance,
@@ -13,6 +12,8 @@ from ssvad_keras.losses import (
     temporal_gradient,
     temporal_variance_mask,
 )
+
+from .loss_reference import clip_from_frames, released_cyclic_variance, released_gradient_mask
 
 
 def _frames(mask) -> np.ndarray:

@@ -7,7 +7,11 @@ import subprocess
 import sys
 
 import pytest
-from prepare_fixtures import (
+from typer.testing import CliRunner
+
+from ssvad_cli.main import app
+from ssvad_keras.errors import DataError
+from tests.tfrecords_tools.prepare_fixtures import (
     make_jhmdb_root,
     make_ucf_root,
     make_vos_root,
@@ -15,10 +19,6 @@ from prepare_fixtures import (
     vos_mask,
     write_palette_png,
 )
-from typer.testing import CliRunner
-
-from ssvad_cli.main import app
-from ssvad_keras.errors import DataError
 
 VIDEO = "Basketball/v_Basketball_g01_c01"  # 8 frames
 
@@ -81,7 +81,7 @@ def case_video_shorter_than_nframes(tmp_path):
     videos = ucf_videos()
     root = make_ucf_root(tmp_path / "root", videos, layout="mp4")
     videos[VIDEO]["nframes"] = 12  # the file holds 8
-    from prepare_fixtures import UCF_CLASSES, write_act_pickle
+    from tests.tfrecords_tools.prepare_fixtures import UCF_CLASSES, write_act_pickle
 
     write_act_pickle(root / "UCF101v2-GT.pkl", UCF_CLASSES, videos)
     return _ucf_args(root, tmp_path / "out"), "video has 8 decodable frames but the annotation says 12"

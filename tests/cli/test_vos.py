@@ -7,13 +7,13 @@ import sys
 import zipfile
 
 import pytest
-from conftest import TINY_VOS_OVERRIDES
 from PIL import Image
 
 from ssvad_cli.main import main
 from ssvad_keras.config import to_toml
 from ssvad_keras.evaluation.vos import read_vos_meta
 from ssvad_keras.vos.config import vos_configs_dir
+from tests.vos.conftest import TINY_VOS_OVERRIDES
 
 
 def _run(monkeypatch, capsys, *args):

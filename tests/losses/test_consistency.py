@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from keras import ops
-from loss_reference import released_cyclic_variance, released_gradient_mask
 
 from ssvad_keras.losses import (
     consistency_l2,
@@ -19,6 +18,8 @@ from ssvad_keras.losses import (
     temporal_coherence_loss,
     temporal_variance_mask,
 )
+
+from .loss_reference import released_cyclic_variance, released_gradient_mask
 
 
 def _value(x) -> float:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import eval_cases as cases
 import numpy as np
 import pytest
 
@@ -19,6 +18,7 @@ from ssvad_keras.evaluation import (
     video_ap,
     video_ap_curve,
 )
+from tests.evaluation import eval_cases as cases
 
 
 def _gt() -> ActGroundTruth:

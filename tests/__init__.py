@@ -1,0 +1,1 @@
+"""Tests for ssvad-keras, one package per stage, mirroring the source tree."""

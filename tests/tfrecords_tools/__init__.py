@@ -1,0 +1,1 @@
+"""Tests of the dataset converters (tfrecords_tools/)."""

@@ -1,0 +1,1 @@
+"""Tests of ssvad_keras.vos."""
