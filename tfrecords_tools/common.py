@@ -7,7 +7,6 @@ stored size in memory, whatever the source resolution. Every problem with the in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -114,15 +113,6 @@ def decode_video(
     return frames, orig_size
 
 
-@dataclass(frozen=True)
-class Tube:
-    """One ground-truth tube: boxes [x1, y1, x2, y2] on 1-based frames, at annotation resolution."""
-
-    label: int
-    frames: np.ndarray  # (n,) int, 1-based
-    boxes: np.ndarray  # (n, 4) float
-
-
 def check_box(
     box: np.ndarray, width: int, height: int, strict: bool, where: str, path: Path
 ) -> tuple[np.ndarray, bool]:
@@ -158,7 +148,7 @@ def check_box(
 
 
 def tubes_to_frames(
-    tubes: list[Tube],
+    tubes: list[np.ndarray],
     num_frames: int,
     size: tuple[int, int],
     strict: bool,
@@ -168,7 +158,8 @@ def tubes_to_frames(
     """Per-frame boxes (union over tubes), tube ids and `annotated` flags from tubes.
 
     Args:
-        tubes: the video's tubes; tube i's boxes get tube id i.
+        tubes: the video's tubes, (n, 5) rows `frame x1 y1 x2 y2` (1-based frames, as
+            `ActVideo.tube_list` gives them); tube i's boxes get tube id i.
         num_frames: frames in the video (tube frames must lie in 1..num_frames).
         size: (height, width) the boxes are expressed in.
         strict: refuse partly-outside boxes instead of clipping them.
@@ -182,8 +173,8 @@ def tubes_to_frames(
     boxes: list[list[np.ndarray]] = [[] for _ in range(num_frames)]
     ids: list[list[int]] = [[] for _ in range(num_frames)]
     clipped = 0
-    for tube_id, tube in enumerate(tubes):
-        for frame, box in zip(tube.frames, tube.boxes, strict=True):
+    for tube_id, rows in enumerate(tubes):
+        for frame, box in zip(rows[:, 0].astype(np.int64), rows[:, 1:5], strict=True):
             where = f"video {video_id} tube {tube_id} frame {int(frame)}"
             if not 1 <= frame <= num_frames:
                 raise DataError(f"{where}: tube frame beyond nframes ({num_frames})", path)

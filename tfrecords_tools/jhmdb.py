@@ -19,7 +19,8 @@ import numpy as np
 import scipy.io
 
 from ssvad_keras.errors import DataError
-from tfrecords_tools.act import ActVideo, load_act_annotation
+from ssvad_keras.evaluation.act_io import ActVideo
+from tfrecords_tools.act import load_act_annotation
 from tfrecords_tools.common import (
     read_frame_folder,
     require_dir,
@@ -95,7 +96,7 @@ class JhmdbVideoSource:
         frames, orig = read_frame_folder(folder, num_frames, FRAME_PATTERN, frame_size)
         size = self.video.resolution or orig
         boxes, tube_ids, annotated, clipped = tubes_to_frames(
-            list(self.video.tubes), num_frames, size, strict, self.video_id, self.annotation_path
+            self.video.tube_list(), num_frames, size, strict, self.video_id, self.annotation_path
         )
         part_mask = read_puppet_mask(self.root / "puppet_mask" / self.video_id / MASK_FILE, num_frames, orig)
         masks = [resize_mask(part_mask[:, :, t] > 0, frame_size) for t in range(num_frames)]

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ssvad_keras.errors import DataError
+from ssvad_keras.evaluation.act_io import ActVideo
 from ssvad_keras.io import load_pickle_restricted
-from tfrecords_tools.act import ActVideo, load_act_annotation
+from tfrecords_tools.act import load_act_annotation
 from tfrecords_tools.common import (
     decode_video,
     read_frame_folder,
@@ -81,7 +82,7 @@ class ActVideoSource:
         # Boxes are pixels at the annotation's resolution, whatever the files' own size.
         size = self.video.resolution or orig
         boxes, tube_ids, annotated, clipped = tubes_to_frames(
-            list(self.video.tubes), self.video.num_frames, size, strict, self.video_id,
+            self.video.tube_list(), self.video.num_frames, size, strict, self.video_id,
             self.annotation_path,
         )
         record = VideoRecord(

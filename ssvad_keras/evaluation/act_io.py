@@ -33,8 +33,11 @@ from ssvad_keras.io import atomic_path, load_pickle_restricted, read_json
 FRAME_DETECTION_COLUMNS = ("video", "frame", "label", "score", "x1", "y1", "x2", "y2")
 
 
-def _tube_array(rows: Any) -> np.ndarray:
-    """Rows `frame x1 y1 x2 y2` as a float64 (n, 5) array sorted by frame; ValueError if bad."""
+def _tube_array(rows: Any, check_boxes: bool = True) -> np.ndarray:
+    """Rows `frame x1 y1 x2 y2` as a float64 (n, 5) array sorted by frame; ValueError if bad.
+
+    `check_boxes=False` leaves box geometry (x2 >= x1, y2 >= y1) to the caller: the converters
+    check each box against its image and name the frame (`tfrecords_tools.common.check_box`)."""
     array = np.asarray(rows, dtype=np.float64)
     if array.ndim != 2 or array.shape[1] != 5 or array.shape[0] == 0:
         raise ValueError(f"expected a non-empty (n, 5) array of [frame, x1, y1, x2, y2], got shape {array.shape}")
@@ -46,7 +49,7 @@ def _tube_array(rows: Any) -> np.ndarray:
     array = array[np.argsort(frames, kind="stable")]
     if np.any(np.diff(array[:, 0]) == 0):
         raise ValueError("a frame appears twice")
-    if np.any(array[:, 3] < array[:, 1]) or np.any(array[:, 4] < array[:, 2]):
+    if check_boxes and (np.any(array[:, 3] < array[:, 1]) or np.any(array[:, 4] < array[:, 2])):
         raise ValueError("boxes need x2 >= x1 and y2 >= y1")
     return array
 
@@ -134,6 +137,132 @@ def load_act_ground_truth(path: str | os.PathLike, split: int = 1) -> ActGroundT
     return ground_truth_from_annotation(load_pickle_restricted(path), split, path)
 
 
+@dataclass(frozen=True)
+class ActVideo:
+    """One video of an ACT annotation file, as `parse_act_annotation` reads it.
+
+    Attributes:
+        video_id: the id the annotation file uses (`Class/video`).
+        tubes: `{label: (array (n, 5), ...)}`, labels ascending, rows `frame x1 y1 x2 y2`
+            sorted by frame; empty when the file has no tubes for the video.
+        num_frames: the file's `nframes` entry, or None when it has none.
+        resolution: the file's `resolution` entry (height, width), or None.
+    """
+
+    video_id: str
+    tubes: Mapping[int, tuple[np.ndarray, ...]]
+    num_frames: int | None
+    resolution: tuple[int, int] | None
+
+    @property
+    def class_index(self) -> int:
+        """The video's class: its tubes' label (ACT videos hold one action class)."""
+        return min(self.tubes)
+
+    def tube_list(self) -> list[np.ndarray]:
+        """Every tube's rows, labels ascending and in file order within a label (tube i is the
+        i-th of this list)."""
+        return [rows for label in self.tubes for rows in self.tubes[label]]
+
+
+@dataclass(frozen=True)
+class ActAnnotation:
+    """An ACT annotation file restricted to one split: class names, train and test videos."""
+
+    path: Path
+    classes: tuple[str, ...]
+    train: tuple[ActVideo, ...]
+    test: tuple[ActVideo, ...]
+
+
+def _split_videos(data: Mapping[str, Any], key: str, split: int, path: str | os.PathLike) -> list[str]:
+    """The video ids of `data[key]` (a list of per-split lists) for 1-based `split`."""
+    splits = data[key]
+    if not isinstance(splits, (list, tuple)) or not splits:
+        raise DataError(f"'{key}' must be a non-empty list of per-split video lists", path)
+    if not 1 <= int(split) <= len(splits):
+        raise DataError(f"split {split} does not exist; the file has splits 1..{len(splits)}", path)
+    videos = splits[int(split) - 1]
+    if not isinstance(videos, (list, tuple)):
+        raise DataError(f"'{key}'[{int(split) - 1}] must be a list of video ids", path)
+    return [str(video) for video in videos]
+
+
+def _video_tubes(
+    video: str, by_label: Any, num_classes: int, check_boxes: bool, path: str | os.PathLike
+) -> dict[int, tuple[np.ndarray, ...]]:
+    """One `gttubes` entry checked and converted: `{label: (rows, ...)}`, labels ascending."""
+    if not isinstance(by_label, dict):
+        raise DataError(f"gttubes['{video}'] must be a dict {{label: [tubes]}}", path)
+    tubes = {}
+    for label, label_tubes in by_label.items():
+        if isinstance(label, bool) or not isinstance(label, (int, np.integer)):
+            raise DataError(f"gttubes['{video}'] has label {label!r}, not a class index", path)
+        if not 0 <= int(label) < num_classes:
+            raise DataError(f"gttubes['{video}'] has label {label} outside 0..{num_classes - 1}", path)
+        rows = []
+        for i, tube in enumerate(label_tubes):
+            try:
+                rows.append(_tube_array(tube, check_boxes))
+            except ValueError as err:
+                raise DataError(f"gttubes['{video}'][{label}][{i}]: {err}", path) from None
+        if rows:
+            tubes[int(label)] = tuple(rows)
+    return dict(sorted(tubes.items()))
+
+
+def parse_act_annotation(
+    data: Any, path: str | os.PathLike, split: int = 1, *, check_boxes: bool = True
+) -> ActAnnotation:
+    """Check an already-loaded ACT annotation dict and read one split's train and test videos.
+
+    The one reader of the ACT layout: evaluation (`ground_truth_from_annotation`) and the
+    converters (`tfrecords_tools.act.load_act_annotation`) both call it. Only the videos of the
+    split are read; `train_videos`, `nframes` and `resolution` may be absent (the converters
+    require the first two themselves).
+
+    Args:
+        data: the unpickled annotation (see `load_act_ground_truth`).
+        path: names the file in errors.
+        split: 1-based split number.
+        check_boxes: refuse boxes with x2 < x1 or y2 < y1 (False: the caller checks them).
+
+    Returns:
+        An `ActAnnotation`.
+
+    Raises:
+        DataError: the structure is not the ACT layout (one line naming the file and the place).
+    """
+    if not isinstance(data, dict):
+        raise DataError(f"expected a dict with keys labels, gttubes, test_videos; got {type(data).__name__}", path)
+    for key in ("labels", "gttubes", "test_videos"):
+        if key not in data:
+            raise DataError(f"missing key '{key}' (not an ACT annotation file?)", path)
+    test_ids = _split_videos(data, "test_videos", split, path)
+    train_ids = _split_videos(data, "train_videos", split, path) if "train_videos" in data else []
+    if not isinstance(data["gttubes"], dict):
+        raise DataError("'gttubes' must be a dict {video: {label: [tubes]}}", path)
+    classes = tuple(label.decode("latin1") if isinstance(label, bytes) else str(label) for label in data["labels"])
+    gttubes = {str(video): entry for video, entry in data["gttubes"].items()}
+    nframes = {str(video): n for video, n in (data.get("nframes") or {}).items()}
+    resolution = {str(video): r for video, r in (data.get("resolution") or {}).items()}
+
+    def video(video_id: str) -> ActVideo:
+        entry = gttubes.get(video_id)
+        tubes = {} if entry is None else _video_tubes(video_id, entry, len(classes), check_boxes, path)
+        res = resolution.get(video_id)
+        return ActVideo(
+            video_id,
+            tubes,
+            int(nframes[video_id]) if video_id in nframes else None,
+            (int(res[0]), int(res[1])) if res is not None else None,
+        )
+
+    return ActAnnotation(
+        Path(path), classes, tuple(video(v) for v in train_ids), tuple(video(v) for v in test_ids)
+    )
+
+
 def annotation_video_ids(data: Mapping[str, Any]) -> set[str]:
     """Every video id an annotation dict names (any split, with or without tubes)."""
     ids = {str(v) for v in data.get("gttubes", {})} | {str(v) for v in data.get("nframes", {})}
@@ -146,44 +275,12 @@ def annotation_video_ids(data: Mapping[str, Any]) -> set[str]:
 def ground_truth_from_annotation(data: Any, split: int, path: str | os.PathLike) -> ActGroundTruth:
     """`ActGroundTruth` of one split from an already-loaded annotation dict (see
     `load_act_ground_truth`); `path` only names the source in errors."""
-    if not isinstance(data, dict):
-        raise DataError(f"expected a dict with keys labels, gttubes, test_videos; got {type(data).__name__}", path)
-    for key in ("labels", "gttubes", "test_videos"):
-        if key not in data:
-            raise DataError(f"missing key '{key}' (not an ACT annotation file?)", path)
-    splits = data["test_videos"]
-    if not isinstance(splits, (list, tuple)) or not splits:
-        raise DataError("'test_videos' must be a non-empty list of per-split video lists", path)
-    if not 1 <= int(split) <= len(splits):
-        raise DataError(f"split {split} does not exist; the file has splits 1..{len(splits)}", path)
-    videos = splits[int(split) - 1]
-    if not isinstance(videos, (list, tuple)):
-        raise DataError(f"'test_videos'[{int(split) - 1}] must be a list of video ids", path)
-    if not isinstance(data["gttubes"], dict):
-        raise DataError("'gttubes' must be a dict {video: {label: [tubes]}}", path)
-    labels = [label.decode("latin1") if isinstance(label, bytes) else str(label) for label in data["labels"]]
-    wanted = {str(video) for video in videos}
-    tubes = {}
-    for video, by_label in data["gttubes"].items():
-        if str(video) not in wanted:
-            continue
-        if not isinstance(by_label, dict):
-            raise DataError(f"gttubes['{video}'] must be a dict {{label: [tubes]}}", path)
-        for label, label_tubes in by_label.items():
-            for i, tube in enumerate(label_tubes):
-                try:
-                    _tube_array(tube)
-                except ValueError as err:
-                    raise DataError(f"gttubes['{video}'][{label}][{i}]: {err}", path) from None
-            if not 0 <= int(label) < len(labels):
-                raise DataError(f"gttubes['{video}'] has label {label} outside 0..{len(labels) - 1}", path)
-        tubes[str(video)] = by_label
-    nframes = data.get("nframes", {})
+    annotation = parse_act_annotation(data, path, split)
     return ActGroundTruth(
-        labels=tuple(labels),
-        videos=tuple(str(video) for video in videos),
-        tubes=tubes,
-        nframes={str(v): int(n) for v, n in nframes.items() if str(v) in wanted},
+        labels=annotation.classes,
+        videos=tuple(video.video_id for video in annotation.test),
+        tubes={video.video_id: video.tubes for video in annotation.test if video.tubes},
+        nframes={video.video_id: video.num_frames for video in annotation.test if video.num_frames is not None},
     )
 
 
