@@ -19,7 +19,7 @@ from ssvad_cli.main import app
 from ssvad_keras.config import StrongAugmentConfig, load_config
 from ssvad_keras.data.strong_augment import draw_strong_view_params, luma, strong_view
 from ssvad_keras.errors import CheckpointError, ConfigError
-from ssvad_keras.inference.evaluate import load_detector
+from ssvad_keras.inference.forward import load_checkpoint
 from ssvad_keras.models import build_detector
 from ssvad_keras.training import RunDir, train
 from ssvad_keras.training.mean_teacher import ema_alpha, ema_update
@@ -154,10 +154,10 @@ def test_mean_teacher_run_saves_teacher_and_student(training_dataset, tmp_path):
     state = RunDir.open(result.run_dir).load_state()
     assert state.finished and {"dop", "error_recovery", "val_vmap@0.5"} <= set(state.history[-1])
     assert np.isfinite(state.history[-1]["loss"]) and state.history[-1]["error_recovery"] > 0
-    teacher, _, teacher_path = load_detector(result.run_dir)
-    student, _, student_path = load_detector(result.run_dir, "student")
+    teacher, _, teacher_path = load_checkpoint(result.run_dir)
+    student, _, student_path = load_checkpoint(result.run_dir, "student")
     assert teacher_path.name == "best.keras" and student_path.name == "best.student.keras"
-    assert load_detector(result.run_dir, "teacher")[2].name == "best.keras"
+    assert load_checkpoint(result.run_dir, "teacher")[2].name == "best.keras"
     assert (result.run_dir / "last.student.keras").is_file()
     assert teacher.name == "teacher"
     differs = [np.abs(a - b).max() for a, b in zip(teacher.get_weights(), student.get_weights(), strict=True)]
@@ -176,7 +176,7 @@ def test_pseudo_label_run_trains_on_confident_unlabeled_clips(training_dataset, 
     assert np.isfinite(history[-1]["loss"])
     assert not (result.run_dir / "best.student.keras").exists()
     with pytest.raises(CheckpointError, match="one network"):
-        load_detector(result.run_dir, "student")
+        load_checkpoint(result.run_dir, "student")
     # The CLI passes --weights through: a run of one network refuses it in one line.
     cli = CliRunner().invoke(
         app, ["evaluate", "--checkpoint", str(result.run_dir), "--data", str(training_dataset), "--weights", "teacher"]
@@ -220,51 +220,78 @@ SCRIPT = textwrap.dedent(
                  "data.augment.strong.grayscale_probability": 0.0,
                  "data.augment.strong.blur_probability": 0.0}
     cfg = tiny_config(**overrides)
-    batch = make_batch(4, seed=3, labeled=(1, 1, 1, 0))
-    data = tf.data.Dataset.from_tensors(batch).repeat(2)
+    batch = make_batch(4, seed=3, labeled=(1, 1, 1, 0))  # replicas get 2 and 1 labeled clips
 
-    def two_steps(strategy, cfg, data=data):
+    def steps(strategy, cfg, batch, count=2):
         with strategy.scope():
             keras.utils.set_random_seed(0)
             det = build_detector(config=cfg, num_classes=NUM_CLASSES)
             trainer = build_trainer(cfg, det, NUM_CLASSES)
-            # Eager steps (cheaper than tracing for two). SGD: Adam's first steps move every weight by +-lr whatever the gradient's size, so
-            # float32 noise on a near-zero gradient would flip whole steps.
-            trainer.compile(optimizer=keras.optimizers.SGD(0.1), run_eagerly=True)
-        logs = trainer.fit(data, epochs=1, verbose=0, shuffle=False).history
-        return trainer, {k: v[-1] for k, v in logs.items()}
+            # Eager steps (cheaper than tracing for two). SGD, not Adam: Adam's first steps move
+            # every weight by +-lr whatever the gradient's size. lr 1e-4: the first step moves the
+            # largest weight (stem kernel, |w| <= 0.04, gradient ~200) by ~0.02; SGD(0.1) moved
+            # it by 20, after which any network of BatchNorm layers in inference mode (the
+            # teacher) overflows float32 (Mixed_4f ~8e11, NaN out of the routing).
+            trainer.compile(optimizer=keras.optimizers.SGD(1e-4), run_eagerly=True)
+        logs = []
+        for _ in range(count):  # one fit per step: per-step logs
+            history = trainer.fit(tf.data.Dataset.from_tensors(batch), verbose=0, shuffle=False).history
+            logs.append({k: v[-1] for k, v in history.items()})
+        return trainer, logs
 
-    one, logs1 = two_steps(tf.distribute.get_strategy(), cfg)
-    two, logs2 = two_steps(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), cfg)
-    teacher_diff = max(float(np.max(np.abs(a - b))) for a, b in
-                       zip(one.teacher.get_weights(), two.teacher.get_weights()))
-    eor_diff = max(float(np.max(np.abs(a - b))) for a, b in
-                   zip(one.error_recovery_teacher.get_weights(), two.error_recovery_teacher.get_weights()))
+    def max_diff(x, y):
+        return max(float(np.max(np.abs(a - b))) for a, b in zip(x.get_weights(), y.get_weights()))
+
+    keras.utils.set_random_seed(0)
+    init = build_detector(config=cfg, num_classes=NUM_CLASSES)
+    one, logs1 = steps(tf.distribute.get_strategy(), cfg, batch)
+    two, logs2 = steps(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), cfg, batch)
+    # float32 noise floor: the same global batch in another order, on one device.
+    reordered, logs3 = steps(tf.distribute.get_strategy(), cfg, {k: v[[2, 3, 0, 1]] for k, v in batch.items()})
+    # Each replica's copy of every teacher variable, after the cross-replica EMA update.
+    copies = max(float(np.max(np.abs(c.numpy() - w.value.values[0].numpy())))
+                 for w in two.teacher.weights + two.error_recovery_teacher.weights for c in w.value.values)
     keras.mixed_precision.set_global_policy("mixed_float16")
-    mixed, logs3 = two_steps(tf.distribute.get_strategy(), tiny_config(**{**overrides,
-        "data.augment.strong.blur_probability": 1.0}), data.take(1))  # one step suffices here
-    print(json.dumps({"logs1": logs1, "logs2": logs2, "logs3": logs3, "teacher_diff": teacher_diff,
-                      "eor_diff": eor_diff, "updates": [int(t.teacher_updates.numpy()) for t in (one, two, mixed)],
+    mixed, logs4 = steps(tf.distribute.get_strategy(), tiny_config(**{**overrides,
+        "data.augment.strong.blur_probability": 1.0}), batch, count=1)  # one step suffices here
+    print(json.dumps({"one": logs1, "two": logs2, "reordered": logs3, "mixed": logs4[0],
+                      "teacher": [max_diff(one.teacher, two.teacher), max_diff(one.teacher, reordered.teacher)],
+                      "eor": [max_diff(one.error_recovery_teacher, two.error_recovery_teacher),
+                              max_diff(one.error_recovery_teacher, reordered.error_recovery_teacher)],
+                      "teacher_moved": max_diff(one.teacher, init), "replica_copies": copies,
+                      "updates": [int(t.teacher_updates.numpy()) for t in (one, two, reordered, mixed)],
                       "mixed_dtype": mixed.teacher.encoder.compute_dtype}))
     """
 )
 
+KEYS = ("loss", "bce", "dice", "margin", "cls_consistency", "loc_consistency", "dop", "error_recovery")
 
-@pytest.mark.xfail(
-    reason="known open (issue 14 note): the two-replica / mixed-precision mean-teacher run fails "
-    "since the last trainer edits; not debugged this session",
-    strict=False,
-)
+
 def test_mean_teacher_under_two_replicas_and_mixed_precision():
     """Two replicas (labeled clips split 2 and 1) train the same teacher as one device; under
-    mixed precision the step stays finite and the teacher computes in float16."""
+    mixed precision the step stays finite and the teacher computes in float16.
+
+    "The same" is measured against float32 noise: the one-device run on the same global batch in
+    another order. Measured (lr 1e-4): after the second step the teacher differs from one
+    device's by 4.3e-3 on two replicas and by 4.3e-3 reordered (it moved 5.3e-2 from its
+    initial weights); margin, which dynamic routing makes the most sensitive log, by 1.1e-4 and
+    1.2e-4 relative at the first step, 1.7e-2 and 1.6e-2 at the second. A per-replica mean
+    (factor 4/3 on the supervised terms) or a teacher updated per replica is far outside that."""
     proc = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert result["updates"] == [2, 2, 1]
-    for key in ("loss", "bce", "dice", "margin", "cls_consistency", "loc_consistency", "dop", "error_recovery"):
-        one, two = result["logs1"][key], result["logs2"][key]
-        assert abs(one - two) <= 1e-4 * max(1.0, abs(one)), (key, result)
-        assert np.isfinite(result["logs3"][key]), (key, result)
-    assert result["teacher_diff"] < 1e-4 and result["eor_diff"] < 1e-4, result
+    assert result["updates"] == [2, 2, 2, 1]
+    assert result["replica_copies"] == 0.0, result  # every replica holds the same teacher
+    for step in (0, 1):
+        for key in KEYS:
+            one, two, reordered = (result[run][step][key] for run in ("one", "two", "reordered"))
+            assert np.isfinite([one, two, reordered]).all(), (step, key, result)
+            noise = abs(one - reordered)
+            assert abs(one - two) <= max(2 * noise, 1e-5 * max(1.0, abs(one))), (step, key, result)
+    for network in ("teacher", "eor"):
+        two, reordered = result[network]
+        assert two <= max(2 * reordered, 1e-6), (network, result)
+    assert result["teacher_moved"] > 5 * result["teacher"][0], result  # the steps did something
+    for key in KEYS:
+        assert np.isfinite(result["mixed"][key]), (key, result)
     assert result["mixed_dtype"] == "float16"
