@@ -24,23 +24,35 @@ FrameSize = Annotated[
     tuple[int, int] | None,
     typer.Option("--frame-size", metavar="H W", help="Stored frame height and width (default: per dataset)."),
 ]
-Workers = Annotated[int, typer.Option("--workers", min=1, help="Processes converting videos in parallel.")]
+Workers = Annotated[
+    int | None, typer.Option("--workers", min=1, help="Processes converting videos in parallel (default: 1).")
+]
 Shards = Annotated[
     int | None, typer.Option("--shards", min=1, help="Shards per split (default: about 1 per 64 videos).")
 ]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace a complete output folder.")]
 Labeled = Annotated[
     list[float] | None,
-    typer.Option("--labeled", help="Labeled fraction of the training videos for a split file; repeatable."),
+    typer.Option(
+        "--labeled",
+        help="Labeled fraction of the training videos for a split file; repeatable (default: per dataset).",
+    ),
 ]
-Seed = Annotated[int, typer.Option("--seed", help="Seed of the labeled/unlabeled/val split.")]
+Seed = Annotated[int | None, typer.Option("--seed", help="Seed of the labeled/unlabeled/val split (default: 0).")]
 ValFraction = Annotated[
-    float, typer.Option("--val-fraction", help="Share of training videos held out for validation.")
+    float | None,
+    typer.Option("--val-fraction", help="Share of training videos held out for validation (default: 0.1)."),
 ]
 Strict = Annotated[
     bool, typer.Option("--strict", help="Refuse boxes partly outside the image instead of clipping them.")
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", help="No progress bar.")]
+
+
+def converter_options(**options) -> dict:
+    """The options the user gave (those not None): the converters own every default, so a
+    command passes only what was typed."""
+    return {name: value for name, value in options.items() if value is not None}
 
 
 def print_summary(summary: ConversionSummary) -> None:
@@ -87,43 +99,43 @@ def prepare_ucf101_24(
         ),
     ] = None,
     strict: Strict = False,
-    workers: Workers = 1,
+    workers: Workers = None,
     shards: Shards = None,
     overwrite: Overwrite = False,
     labeled: Labeled = None,
-    seed: Seed = 0,
-    val_fraction: ValFraction = 0.1,
+    seed: Seed = None,
+    val_fraction: ValFraction = None,
     quiet: Quiet = False,
 ) -> None:
     """UCF101-24 (ACT layout: UCF101v2-GT.pkl + rgb-images/ or videos/)."""
-    print_summary(ucf101.convert_ucf101_24(
-        root, out, frame_size=frame_size or ucf101.DEFAULT_FRAME_SIZE, split_files=split_file or (),
-        strict=strict, workers=workers, shards=shards, overwrite=overwrite,
-        labeled=labeled or (0.2,), seed=seed, val_fraction=val_fraction, progress=not quiet,
-    ))
+    print_summary(ucf101.convert_ucf101_24(root, out, strict=strict, overwrite=overwrite, progress=not quiet, **converter_options(
+        frame_size=frame_size, split_files=split_file, workers=workers, shards=shards, labeled=labeled,
+        seed=seed, val_fraction=val_fraction,
+    )))
 
 
 @prepare_app.command("jhmdb-21")
 def prepare_jhmdb_21(
     root: Root,
     out: Out,
-    split: Annotated[int, typer.Option("--split", min=1, max=3, help="Official split 1, 2 or 3.")] = 1,
+    split: Annotated[
+        int | None, typer.Option("--split", min=1, max=3, help="Official split 1, 2 or 3 (default: 1).")
+    ] = None,
     frame_size: FrameSize = None,
     strict: Strict = False,
-    workers: Workers = 1,
+    workers: Workers = None,
     shards: Shards = None,
     overwrite: Overwrite = False,
     labeled: Labeled = None,
-    seed: Seed = 0,
-    val_fraction: ValFraction = 0.1,
+    seed: Seed = None,
+    val_fraction: ValFraction = None,
     quiet: Quiet = False,
 ) -> None:
     """JHMDB-21 (JHMDB-GT.pkl + Frames/ + puppet_mask/)."""
-    print_summary(jhmdb.convert_jhmdb_21(
-        root, out, split=split, frame_size=frame_size or jhmdb.DEFAULT_FRAME_SIZE, strict=strict,
-        workers=workers, shards=shards, overwrite=overwrite, labeled=labeled or (0.3,),
-        seed=seed, val_fraction=val_fraction, progress=not quiet,
-    ))
+    print_summary(jhmdb.convert_jhmdb_21(root, out, strict=strict, overwrite=overwrite, progress=not quiet, **converter_options(
+        split=split, frame_size=frame_size, workers=workers, shards=shards, labeled=labeled, seed=seed,
+        val_fraction=val_fraction,
+    )))
 
 
 @prepare_app.command("youtube-vos")
@@ -131,20 +143,19 @@ def prepare_youtube_vos(
     root: Root,
     out: Out,
     frame_size: FrameSize = None,
-    workers: Workers = 1,
+    workers: Workers = None,
     shards: Shards = None,
     overwrite: Overwrite = False,
     labeled: Labeled = None,
-    seed: Seed = 0,
-    val_fraction: ValFraction = 0.1,
+    seed: Seed = None,
+    val_fraction: ValFraction = None,
     quiet: Quiet = False,
 ) -> None:
     """YouTube-VOS (train|valid/JPEGImages, Annotations palette PNGs, meta.json)."""
-    print_summary(youtube_vos.convert_youtube_vos(
-        root, out, frame_size=frame_size or youtube_vos.DEFAULT_FRAME_SIZE, workers=workers,
-        shards=shards, overwrite=overwrite, labeled=labeled or (0.1,), seed=seed,
-        val_fraction=val_fraction, progress=not quiet,
-    ))
+    print_summary(youtube_vos.convert_youtube_vos(root, out, overwrite=overwrite, progress=not quiet, **converter_options(
+        frame_size=frame_size, workers=workers, shards=shards, labeled=labeled, seed=seed,
+        val_fraction=val_fraction,
+    )))
 
 
 AnnotationChoice = enum.StrEnum("AnnotationChoice", {name: name for name in synthetic.ANNOTATIONS})
@@ -154,7 +165,7 @@ VocabularyChoice = enum.StrEnum("VocabularyChoice", {name: name for name in synt
 @prepare_app.command("synthetic")
 def prepare_synthetic(
     out: Out,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the videos and of the split.")] = 0,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the videos and of the split (default: 0).")] = None,
     vocabulary: Annotated[
         VocabularyChoice,
         typer.Option(
@@ -177,43 +188,44 @@ def prepare_synthetic(
             "boxes (UCF101-24-like, what `make demo` trains on).",
         ),
     ] = AnnotationChoice.masks,
-    workers: Workers = 1,
+    workers: Workers = None,
     shards: Shards = None,
     overwrite: Overwrite = False,
     labeled: Labeled = None,
-    val_fraction: ValFraction = 0.1,
+    val_fraction: ValFraction = None,
     quiet: Quiet = False,
 ) -> None:
     """The built-in synthetic benchmark, generated procedurally, no downloads."""
     print_summary(synthetic.generate_synthetic(
-        out, seed, num_train=videos, num_test=test_videos, frame_size=frame_size,
-        annotation=annotation.value, vocab=vocabulary.value, workers=workers, shards=shards,
-        overwrite=overwrite, labeled=labeled or (0.2,), val_fraction=val_fraction,
-        progress=not quiet,
+        out, annotation=annotation.value, vocab=vocabulary.value, overwrite=overwrite,
+        progress=not quiet, **converter_options(
+            seed=seed, num_train=videos, num_test=test_videos, frame_size=frame_size, workers=workers,
+            shards=shards, labeled=labeled, val_fraction=val_fraction,
+        ),
     ))
 
 
 @prepare_app.command("synthetic-vos")
 def prepare_synthetic_vos(
     out: Out,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the videos.")] = 0,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the videos (default: 0).")] = None,
     videos: Annotated[
-        int, typer.Option("--videos", min=1, help="Training videos.")
-    ] = synthetic_vos.DEFAULT_TRAIN_VIDEOS,
+        int | None,
+        typer.Option("--videos", min=1, help=f"Training videos (default: {synthetic_vos.DEFAULT_TRAIN_VIDEOS})."),
+    ] = None,
     valid_videos: Annotated[
-        int, typer.Option("--valid-videos", min=1, help="Validation videos.")
-    ] = synthetic_vos.DEFAULT_VALID_VIDEOS,
+        int | None,
+        typer.Option("--valid-videos", min=1, help=f"Validation videos (default: {synthetic_vos.DEFAULT_VALID_VIDEOS})."),
+    ] = None,
     frame_size: FrameSize = None,
     overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
     """The built-in VOS benchmark in the YouTube-VOS layout (train/, valid/, valid_gt/ with full
     ground truth): moving textured shapes, some categories only in valid ("unseen")."""
-    path = synthetic_vos.generate_synthetic_vos(
-        out, seed, num_train=videos, num_valid=valid_videos,
-        frame_size=frame_size or synthetic_vos.DEFAULT_FRAME_SIZE, overwrite=overwrite,
-        progress=not quiet,
-    )
+    path = synthetic_vos.generate_synthetic_vos(out, overwrite=overwrite, progress=not quiet, **converter_options(
+        seed=seed, num_train=videos, num_valid=valid_videos, frame_size=frame_size,
+    ))
     console.print(f"wrote {path} (train/, valid/, valid_gt/)", soft_wrap=True, highlight=False)
 
 
