@@ -163,7 +163,7 @@ def run_overfit(
     import tensorflow as tf
 
     from ssvad_keras.data import log_geometry, read_manifest
-    from ssvad_keras.inference.evaluate import predict_probabilities
+    from ssvad_keras.inference.forward import predict_probabilities
     from ssvad_keras.models import build_detector
     from ssvad_keras.progress import progress_bar
     from ssvad_keras.training import SemiSupervisedTrainer

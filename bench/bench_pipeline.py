@@ -31,7 +31,7 @@ import tensorflow as tf  # noqa: E402
 
 from ssvad_keras.config import DataConfig  # noqa: E402
 from ssvad_keras.data import parse_video_record, schema, train_dataset  # noqa: E402
-from tfrecords_tools.record import ShardWriter, VideoRecord, encode_video_record  # noqa: E402
+from tfrecords_tools.record_encoder import ShardWriter, VideoRecord, encode_video_record  # noqa: E402
 
 
 def synthetic_video(index: int, num_frames: int, height: int, width: int) -> VideoRecord:

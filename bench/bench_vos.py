@@ -42,6 +42,7 @@ def run_one(name: str, seed: int, data: Path, out: Path, args) -> dict:
     import keras
 
     from ssvad_keras.evaluation.vos import evaluate_youtube_vos
+    from ssvad_keras.run_dir import RunDir
     from ssvad_keras.vos.config import load_vos_config, vos_configs_dir
     from ssvad_keras.vos.predict import predict_split
     from ssvad_keras.vos.train import train_vos
@@ -53,8 +54,10 @@ def run_one(name: str, seed: int, data: Path, out: Path, args) -> dict:
     }
     config = load_vos_config(vos_configs_dir() / RUNS[name], preset=args.preset, overrides=overrides)
     run_dir = out / f"{name}-seed{seed}"
-    result = train_vos(config, data_dir=data, out=run_dir, progress=False) if not (
-        run_dir / "state.json").is_file() else train_vos(None, resume=run_dir, progress=False)
+    if RunDir(run_dir).state_path.is_file():
+        result = train_vos(None, resume=run_dir, progress=False)
+    else:
+        result = train_vos(config, data_dir=data, out=run_dir, progress=False)
     pred, _ = predict_split(run_dir, data, "valid", out / f"pred-{name}-seed{seed}", progress=False)
     report = evaluate_youtube_vos(data / "valid_gt" / "Annotations", pred / "Annotations",
                                   data / "valid_gt" / "meta.json", data / "train" / "meta.json")

@@ -18,6 +18,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from ssvad_keras.inference.evaluate import evaluate_checkpoint
+from ssvad_keras.run_dir import RunDir
 
 MODES = ("predicted", "ground_truth", "all")
 
@@ -34,7 +35,7 @@ def main() -> None:
     table: dict[tuple[str, str], list[dict[str, float]]] = defaultdict(list)
     for seed_dir in seeds:
         data = args.out / f"data-{seed_dir.name}"
-        for run in sorted(p for p in seed_dir.iterdir() if (p / "best.keras").is_file()):
+        for run in sorted(p for p in seed_dir.iterdir() if RunDir(p).best_model_path.is_file()):
             for mode in MODES:
                 paper = evaluate_checkpoint(
                     run, data, "test", protocol="paper", progress=False, class_mask=mode

@@ -38,7 +38,7 @@ def split_features(data_dir: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     import tensorflow as tf
 
     from ssvad_keras.data.manifest import read_manifest
-    from ssvad_keras.data.records import parse_video_record
+    from ssvad_keras.data.record_decoder import parse_video_record
 
     feats, labels = [], []
     for record in tf.data.TFRecordDataset(read_manifest(data_dir).shard_paths(split)):

@@ -43,7 +43,7 @@ def export(
 ) -> None:
     """Export a detector as a SavedModel: clip -> {class_scores, loc_probs}."""
     from ssvad_keras.models.export import export_detector
-    from ssvad_keras.training.run_dir import checkpoint_model_path
+    from ssvad_keras.run_dir import checkpoint_model_path
 
     path, _ = checkpoint_model_path(checkpoint, None if weights is None else weights.value)
     export_detector(path, out)

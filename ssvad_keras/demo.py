@@ -118,8 +118,8 @@ def run_experiment(
     from ssvad_keras.data import read_manifest, read_split
     from ssvad_keras.inference.evaluate import evaluate_model
     from ssvad_keras.models import load_detector
+    from ssvad_keras.run_dir import RunDir
     from ssvad_keras.training import train
-    from ssvad_keras.training.run_dir import RunDir
 
     base = configs_dir() / "synthetic.toml"
     files = [base] + ([configs_dir() / "experiments" / row_config] if row_config else [])

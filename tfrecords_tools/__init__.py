@@ -2,5 +2,5 @@
 
 from ssvad_keras.runtime import configure_environment
 
-# TensorFlow's defaults before a converter loads it (record.py imports it on first use, quietly).
+# TensorFlow's defaults before a converter loads it (record_encoder.py imports it on first use, quietly).
 configure_environment()

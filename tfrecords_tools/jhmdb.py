@@ -28,7 +28,7 @@ from tfrecords_tools.common import (
     resize_mask,
     tubes_to_frames,
 )
-from tfrecords_tools.record import VideoRecord
+from tfrecords_tools.record_encoder import VideoRecord
 from tfrecords_tools.writer import ConversionSummary, write_dataset
 
 SOURCE = "jhmdb-21"

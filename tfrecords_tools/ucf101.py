@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ssvad_keras.data.splits import make_split
 from ssvad_keras.errors import DataError
 from ssvad_keras.evaluation.act_io import ActVideo
 from ssvad_keras.io import load_pickle_restricted
@@ -28,8 +29,7 @@ from tfrecords_tools.common import (
     require_file,
     tubes_to_frames,
 )
-from tfrecords_tools.record import VideoRecord
-from tfrecords_tools.splits import make_split
+from tfrecords_tools.record_encoder import VideoRecord
 from tfrecords_tools.writer import ConversionSummary, write_dataset
 
 SOURCE = "ucf101-24"

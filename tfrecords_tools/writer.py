@@ -23,11 +23,16 @@ from typing import Any, Protocol
 
 from ssvad_keras import __version__
 from ssvad_keras.data import schema
+from ssvad_keras.data.splits import make_split, split_path, write_split
 from ssvad_keras.errors import ConfigError, DataError
 from ssvad_keras.io import atomic_path, read_json, write_json_atomic
 from ssvad_keras.progress import progress_bar
-from tfrecords_tools.record import ShardWriter, VideoRecord, encode_video_record, sha256_file
-from tfrecords_tools.splits import make_split, split_path, write_split
+from tfrecords_tools.record_encoder import (
+    ShardWriter,
+    VideoRecord,
+    encode_video_record,
+    sha256_file,
+)
 
 FORMAT_VERSION = 1
 # Auto shard count: about this many videos per shard, at most MAX_AUTO_SHARDS shards per split.

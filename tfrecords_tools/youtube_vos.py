@@ -30,7 +30,7 @@ from tfrecords_tools.common import (
     resize_frame,
     resize_mask,
 )
-from tfrecords_tools.record import VideoRecord
+from tfrecords_tools.record_encoder import VideoRecord
 from tfrecords_tools.writer import ConversionSummary, write_dataset
 
 SOURCE = "youtube-vos"

@@ -1,4 +1,5 @@
-"""Input pipeline: manifest and split files, TFRecord parsing, the two-view augmentation, tf.data.
+"""Input pipeline: manifest and split files (read here, made by `splits` for the converters and
+`ssvad train`), TFRecord parsing, the two-view augmentation, the evaluation clip tiling, tf.data.
 
     from ssvad_keras.data import train_dataset, eval_clip_dataset, read_annotations
     ds = train_dataset("data/synthetic", "labeled-0.20-seed0", config.data, seed=0)
@@ -45,13 +46,15 @@ _EXPORTS = {
         "train_dataset",
         "train_steps_per_epoch",
     ),
-    "records": (
+    "record_decoder": (
         "decode_object_ids",
         "parse_video_record",
         "rasterize_boxes",
     ),
+    "splits": ("make_split", "split_path", "write_split"),
+    "tiling": ("clip_frame_indices", "window_clip_offsets"),
 }
 
 __getattr__, __dir__, __all__ = lazy_exports(
-    __name__, _EXPORTS, tensorflow_modules=("augment", "pipeline", "records")
+    __name__, _EXPORTS, tensorflow_modules=("augment", "pipeline", "record_decoder")
 )

@@ -211,6 +211,25 @@ class EvalGeometry:
         add = np.array([ox, oy, ox, oy], np.float32)
         return (boxes + add) * mul
 
+    def to_original_inclusive(self, boxes: np.ndarray) -> np.ndarray:
+        """Map (N, 4) pixel-inclusive boxes [x1, y1, x2, y2] (x2, y2 the last pixel) from model
+        to original pixels: the one box mapping of evaluation, detection and `box_scaler`.
+
+        The inclusive box `x1..x2` is the continuous span `x1..x2 + 1`; it is mapped with
+        `to_original` and loses one original pixel at its end again. Frames resized up (scale
+        below 1) map a one-pixel box to less than one original pixel: the box is kept non-empty
+        (x2 >= x1) rather than inverted.
+
+        Example:
+        >>> EvalGeometry(scale=(8.0, 8.0), offset=(1.0, 6.0)).to_original_inclusive([[0, 0, 0, 0]]).tolist()
+        [[48.0, 8.0, 55.0, 15.0]]
+        """
+        end = np.array([0.0, 0.0, 1.0, 1.0])
+        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+        mapped = self.to_original(boxes + end).astype(np.float64) - end
+        mapped[:, 2:] = np.maximum(mapped[:, 2:], mapped[:, :2])
+        return mapped
+
 
 def eval_geometry(
     stored_hw: Sequence[int],
@@ -240,7 +259,7 @@ def eval_geometry(
         resized, offset = tuple(input_size), (0, 0)
     elif crop == "center":
         resized = resolve_resize(stored_hw, input_size, resize_to)
-        # Same integer centring as `records.crop_window`.
+        # Same integer centring as `record_decoder.crop_window`.
         offset = ((resized[0] - input_size[0]) // 2, (resized[1] - input_size[1]) // 2)
     else:
         raise ConfigError(f"unknown eval crop {crop!r} (expected 'center' or 'resize')")

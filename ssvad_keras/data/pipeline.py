@@ -10,7 +10,8 @@ The augmented view is the clip with photometric jitter and the recorded invertib
 
 Evaluation (SPEC 5.1): every video is cut into windows of T*s frames; each window gives s
 interleaved clips (phase p takes frames w0+p, w0+p+s, ...), zero-padded past the end, so every
-frame is in exactly one clip.
+frame is in exactly one clip; a phase that would hold only padding is left out. The layout is
+`tiling.clip_frame_indices`, the one `ssvad detect` streams too.
 
 All randomness is stateless and seeded from `tf.data.Dataset.random(seed)`: a pipeline is
 deterministic given its seed and keeps no Python-side state, so it can be handed to
@@ -38,7 +39,7 @@ from ssvad_keras.data.manifest import (
     read_split,
     resolve_split_path,
 )
-from ssvad_keras.data.records import (
+from ssvad_keras.data.record_decoder import (
     CropWindow,
     crop_window,
     decode_frames,
@@ -48,6 +49,7 @@ from ssvad_keras.data.records import (
     rasterize_boxes,
     to_unit_range,
 )
+from ssvad_keras.data.tiling import clip_frame_indices
 from ssvad_keras.errors import ConfigError, DataError
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -72,7 +74,7 @@ def _record_dataset(shards: Sequence[str], seed: int | None) -> tf.data.Dataset:
     )
 
 
-def _video_index(video_id: tf.Tensor, ids: tf.Tensor) -> tf.Tensor:
+def _position_of_id(video_id: tf.Tensor, ids: tf.Tensor) -> tf.Tensor:
     """Position of `video_id` in `ids`, -1 when absent (a vectorised compare: no lookup-table
     resource, which keeps the dataset cloneable under `tf.distribute`)."""
     hits = tf.cast(tf.where(tf.equal(ids, video_id))[:, 0], tf.int32)
@@ -89,7 +91,7 @@ def _context_id(serialized: tf.Tensor) -> tf.Tensor:
 def _select_videos(records: tf.data.Dataset, ids: Sequence[str]) -> tf.data.Dataset:
     """Keep the records whose video id is in `ids` (parsing only the id, not the frames)."""
     id_tensor = tf.constant(list(ids), tf.string)
-    return records.filter(lambda s: _video_index(_context_id(s), id_tensor) >= 0)
+    return records.filter(lambda s: _position_of_id(_context_id(s), id_tensor) >= 0)
 
 
 def _seed(r: tf.Tensor, use: int) -> tf.Tensor:
@@ -416,16 +418,18 @@ def _resolve_videos(
 
 
 def _eval_clip_descriptors(video: Mapping[str, tf.Tensor], data_cfg: DataConfig) -> dict:
-    """All clips of one video (SPEC 5.1) as (C, ...) tensors of JPEG strings and ground truth."""
+    """All clips of one video (SPEC 5.1, `tiling.clip_frame_indices`) as (C, ...) tensors of
+    JPEG strings and ground truth."""
     t, s = data_cfg.clip_length, data_cfg.frame_skip
     n = video["num_frames"]
-    windows = (n + t * s - 1) // (t * s)
-    clip_ids = tf.range(windows * s)
-    starts = (clip_ids // s) * (t * s) + clip_ids % s  # window start + phase
-    frame_index = starts[:, None] + s * tf.range(t)[None, :]  # (C, T)
-    inside = frame_index < n
-    safe = tf.minimum(frame_index, n - 1)
-    count = tf.shape(clip_ids)[0]
+    frame_index = tf.numpy_function(
+        lambda num_frames: clip_frame_indices(int(num_frames), t, s).astype(np.int32),
+        [n], tf.int32, stateful=False,
+    )
+    frame_index.set_shape([None, t])  # (C, T), -1 on padding
+    inside = frame_index >= 0
+    safe = tf.clip_by_value(frame_index, 0, n - 1)
+    count = tf.shape(frame_index)[0]
     boxes = gather_boxes(video["boxes"], tf.reshape(safe, [-1]))
     return {
         "jpegs": tf.gather(video["frames"], safe),
@@ -465,7 +469,8 @@ def eval_clip_dataset(
 
     Each video of N frames is cut into ceil(N / (T s)) windows of T*s frames; window w0 gives s
     clips, phase p taking frames w0+p, w0+p+s, ..., w0+p+(T-1)s. Frames past the end are zero
-    padding (frame_index -1). Frames are resized/cropped as `data_cfg.eval_crop` says.
+    padding (frame_index -1); a phase of the last window that would hold only padding gives no
+    clip (`tiling.clip_frame_indices`). Frames are resized/cropped as `data_cfg.eval_crop` says.
 
     Clips without any ground truth are KEPT (every frame must be seen for video-level outputs);
     the evaluator skips them for the paper's metrics if it wants (frame_valid all 0).
@@ -496,7 +501,7 @@ def eval_clip_dataset(
 
     def parse(serialized):
         video = parse_video_record(serialized)
-        video["video_index"] = _video_index(video["video_id"], id_tensor)
+        video["video_index"] = _position_of_id(video["video_id"], id_tensor)
         return video
 
     videos = _record_dataset(shards, seed=None).map(parse, num_parallel_calls=AUTOTUNE)
@@ -559,7 +564,7 @@ def read_annotations(
 
     def parse(serialized):
         video = parse_video_record(serialized, with_frames=False, with_masks=False)
-        video["video_index"] = _video_index(video["video_id"], id_tensor)
+        video["video_index"] = _position_of_id(video["video_id"], id_tensor)
         # Ragged rows become flat values plus per-frame box counts for NumPy.
         boxes, tube_ids = video.pop("boxes"), video.pop("box_tube_ids")
         video["box_values"] = boxes.flat_values

@@ -192,7 +192,7 @@ class ApResult:
         return {"map": self.mean, "per_class": [float(v) for v in self.per_class]}
 
 
-def _video_index(videos: np.ndarray, known: Sequence[str]) -> np.ndarray:
+def _split_positions(videos: np.ndarray, known: Sequence[str]) -> np.ndarray:
     """Index of each entry of `videos` in `known`, -1 where absent (vectorised over uniques)."""
     lookup = {video: i for i, video in enumerate(known)}
     uniques, inverse = np.unique(np.asarray(videos, dtype=str), return_inverse=True)
@@ -282,7 +282,7 @@ def frame_ap(gt: ActGroundTruth, detections: FrameDetections, iou_threshold: flo
     1.0
     """
     gt_video, gt_frame, gt_label, gt_boxes = _ground_truth_boxes(gt)
-    det_video = _video_index(detections.videos, gt.videos) if len(detections) else np.zeros(0, np.int64)
+    det_video = _split_positions(detections.videos, gt.videos) if len(detections) else np.zeros(0, np.int64)
     inside = det_video >= 0
     # One integer key per (video, frame) so matching is a sorted search.
     stride = int(max(gt_frame.max(initial=0), detections.frames.max(initial=0))) + 1

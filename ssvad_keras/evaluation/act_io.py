@@ -566,17 +566,34 @@ def _is_box_table(rows: list) -> bool:
     return table.ndim == 2 and table.shape[1] == 5 and table.dtype.kind in "iuf"
 
 
-def write_tubes_json(path: str | os.PathLike, tubes: Iterable[Tube]) -> None:
-    """Write `tubes` as `tubes.json`, atomically.
+def write_tubes_json(
+    path: str | os.PathLike,
+    tubes: Iterable[Tube],
+    class_names: Sequence[str] | None = None,
+    videos: Iterable[str] = (),
+) -> None:
+    """Write `tubes` as `tubes.json`, atomically: the one writer of the format.
+
+    Args:
+        path: the file to write.
+        tubes: the tubes, grouped by video in the file.
+        class_names: when given, each tube also gets its `class_name` (readers ignore extra
+            keys; `ssvad detect` writes them).
+        videos: ids written even without tubes (as `{video: []}`), so the file still names
+            them; first in the file, in this order.
 
     Example:
 
     >>> write_tubes_json("tubes.json", [Tube("v1", 0, 0.9, [[1, 0, 0, 9, 9]])])  # doctest: +SKIP
     """
-    document: dict[str, list[dict[str, Any]]] = {}
+    document: dict[str, list[dict[str, Any]]] = {str(video): [] for video in videos}
     for tube in tubes:
         rows = [[int(row[0]), *(float(v) for v in row[1:])] for row in tube.boxes]
-        document.setdefault(tube.video, []).append({"label": tube.label, "score": tube.score, "boxes": rows})
+        entry: dict[str, Any] = {"label": tube.label}
+        if class_names is not None:
+            entry["class_name"] = class_names[tube.label]
+        entry.update(score=tube.score, boxes=rows)
+        document.setdefault(tube.video, []).append(entry)
     # Compact separators: a dataset's tubes hold hundreds of thousands of boxes.
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(document, separators=(",", ":")) + "\n", encoding="utf-8")

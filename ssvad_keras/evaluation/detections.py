@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 import cv2
 import numpy as np
 
+from ssvad_keras.data.geometry import EvalGeometry
 from ssvad_keras.evaluation.act_io import FrameDetections, Tube
 
 BoxMapping = Callable[[np.ndarray], np.ndarray]
@@ -51,7 +52,9 @@ def box_scaler(scale_x: float, scale_y: float, offset_x: float = 0.0, offset_y: 
     """Map pixel-inclusive boxes from mask pixels to original-video pixels.
 
     Mask pixel `i` covers original pixels `[i * scale + offset, (i + 1) * scale + offset)`, so an
-    inclusive box `x1..x2` becomes `x1 * sx + ox .. (x2 + 1) * sx + ox - 1`.
+    inclusive box `x1..x2` becomes `x1 * sx + ox .. (x2 + 1) * sx + ox - 1`. The mapping is
+    `EvalGeometry.to_original_inclusive` (the one that evaluation and detection use), with the
+    offsets given in original pixels.
 
     Args:
         scale_x: original pixels per mask pixel, horizontally (e.g. 320 / 224).
@@ -67,14 +70,11 @@ def box_scaler(scale_x: float, scale_y: float, offset_x: float = 0.0, offset_y: 
     >>> box_scaler(2.0, 2.0, 10, 0)(np.array([[0.0, 0.0, 1.0, 1.0]])).tolist()
     [[10.0, 0.0, 13.0, 3.0]]
     """
-    scale = np.array([scale_x, scale_y, scale_x, scale_y], dtype=np.float64)
-    offset = np.array([offset_x, offset_y, offset_x - 1, offset_y - 1], dtype=np.float64)
-    end = np.array([0, 0, 1, 1], dtype=np.float64)
-
-    def to_original(boxes: np.ndarray) -> np.ndarray:
-        return (np.asarray(boxes, dtype=np.float64) + end) * scale + offset
-
-    return to_original
+    geometry = EvalGeometry(
+        scale=(float(scale_y), float(scale_x)),
+        offset=(float(offset_y) / float(scale_y), float(offset_x) / float(scale_x)),
+    )
+    return geometry.to_original_inclusive
 
 
 def detections_from_video(prob_masks: np.ndarray, class_probs: np.ndarray, video_id: str,

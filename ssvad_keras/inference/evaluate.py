@@ -10,7 +10,6 @@ evaluate --checkpoint`) adds the standard ACT frame-AP/video-AP and writes `dets
 from __future__ import annotations
 
 import time
-import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from ssvad_keras.config import ExperimentConfig, load_config, override_config
+from ssvad_keras.config import ExperimentConfig, override_config
 from ssvad_keras.data import (
     eval_clip_dataset,
     eval_geometry,
@@ -39,7 +38,9 @@ from ssvad_keras.evaluation import (
     write_frame_detections_csv,
     write_tubes_json,
 )
+from ssvad_keras.inference.forward import compiled_forward, config_for_detector, load_checkpoint
 from ssvad_keras.progress import progress_bar
+from ssvad_keras.run_dir import RunDir
 
 
 @dataclass
@@ -114,7 +115,7 @@ def predict_videos(
     total = len(manifest.split(ids).video_ids) if isinstance(ids, str) else len(ids)
     dataset = batches if batches is not None else eval_clip_dataset(data_dir, ids, config.data, config.eval.batch_size)
     class_mask = config.eval.class_mask
-    predict = _compiled_forward(detector, class_mask)
+    predict = compiled_forward(detector, class_mask)
     current: _VideoAssembler | None = None
     done = 0
     with progress_bar(progress) as bar:
@@ -141,54 +142,6 @@ def predict_videos(
         if current is not None:
             yield current.finish()
             bar.update(task, advance=1)
-
-
-_FORWARDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _compiled_forward(detector: keras.Model, class_mask: str = "predicted"):
-    """The detector's inference function, traced once per detector and class-mask mode
-    (validation runs every epoch).
-
-    `"predicted"` (SPEC 2): `forward(clip)`. `"ground_truth"`: `forward(clip, label)` decodes
-    the clip's labelled class capsule (clips without a label, -1, their predicted one). `"all"`:
-    `forward(clip, label)` decodes every class capsule, whatever the label.
-    """
-    import tensorflow as tf
-
-    forwards = _FORWARDS.setdefault(detector, {})
-    forward = forwards.get(class_mask)
-    if forward is not None:
-        return forward
-    if class_mask == "predicted":
-
-        @tf.function(reduce_retracing=True)
-        def forward(clip):
-            return _inference_outputs(detector(clip, training=False))
-
-    else:
-        num_classes = detector.num_classes
-
-        @tf.function(reduce_retracing=True)
-        def forward(clip, label):
-            label = tf.cast(label, tf.int32)
-            if class_mask == "ground_truth":
-                mask = tf.one_hot(tf.maximum(label, 0), num_classes)
-                use_predicted = tf.cast(label < 0, tf.float32)
-            else:
-                mask = tf.ones((tf.shape(clip)[0], num_classes))
-                use_predicted = tf.zeros((tf.shape(clip)[0],))
-            inputs = {"clip": clip, "class_mask": mask, "use_predicted_mask": use_predicted}
-            return _inference_outputs(detector(inputs, training=False))
-
-    forwards[class_mask] = forward
-    return forward
-
-
-def _inference_outputs(out: dict) -> dict:
-    import tensorflow as tf
-
-    return {"class_scores": out["class_scores"], "loc_probs": tf.sigmoid(out["loc_logits"])}
 
 
 def evaluate_model(
@@ -234,12 +187,6 @@ def validation_samples(
     return np.concatenate(clips)[:count], np.concatenate(masks)[:count]
 
 
-def predict_probabilities(detector: keras.Model, clips: np.ndarray) -> np.ndarray:
-    """(B, T, H, W, 1) mask probabilities of `clips`, decoded from the predicted class as in
-    evaluation."""
-    return keras.ops.convert_to_numpy(_compiled_forward(detector)(clips)["loc_probs"])
-
-
 @dataclass
 class EvaluationResult:
     """What `ssvad evaluate --checkpoint` reports."""
@@ -267,39 +214,6 @@ class EvaluationResult:
         if self.detections_dir is not None:
             out["detections_dir"] = str(self.detections_dir)
         return out
-
-
-def load_detector(
-    checkpoint: str | Path, weights: str | None = None
-) -> tuple[keras.Model, ExperimentConfig | None, Path]:
-    """A detector from a run directory (its `best.keras`, or with `weights` = "teacher" or
-    "student" that network of a mean-teacher run) or a `.keras` file, with safe_mode."""
-    from ssvad_keras.training.run_dir import checkpoint_model_path
-
-    path, run = checkpoint_model_path(checkpoint, weights)
-    config = None if run is None else run.load_config()
-    if not path.is_file():
-        raise CheckpointError("checkpoint not found", path)
-    if path.suffix != ".keras":
-        raise CheckpointError("expected a run directory or a .keras model file", path)
-    from ssvad_keras.models import load_detector as load_keras_detector
-
-    return load_keras_detector(path), config, path
-
-
-def _pixel_box_mapper(geometry):
-    """Inclusive mask-pixel boxes -> inclusive original-resolution pixel boxes."""
-
-    def to_original(boxes: np.ndarray) -> np.ndarray:
-        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-        continuous = boxes + np.array([0.0, 0.0, 1.0, 1.0])
-        mapped = geometry.to_original(continuous).astype(np.float64) - np.array([0.0, 0.0, 1.0, 1.0])
-        # Frames resized up (scale < 1) map a one-pixel box to less than one original pixel: keep
-        # the inclusive box non-empty (x2 >= x1) rather than inverted.
-        mapped[:, 2:] = np.maximum(mapped[:, 2:], mapped[:, :2])
-        return mapped
-
-    return to_original
 
 
 def evaluate_checkpoint(
@@ -332,15 +246,15 @@ def evaluate_checkpoint(
         weights: a mean-teacher run directory's "teacher" or "student" (None: its `best.keras`,
             the network the run's `eval.weights` names; `RunDir.resolve_model`).
     """
-    detector, run_config, model_path = load_detector(checkpoint, weights)
-    config = config or run_config or _config_for(detector)
+    detector, run_config, model_path = load_checkpoint(checkpoint, weights)
+    config = config or run_config or config_for_detector(detector)
     config = override_config(config, {"eval.class_mask": class_mask})
     protocol = protocol or config.eval.protocol
     manifest = read_manifest(data)
     log_geometry(manifest, config.data)
     ids: str | list[str] = split
     if split == "val":
-        split_file = Path(checkpoint) / "split.json" if Path(checkpoint).is_dir() else None
+        split_file = RunDir(Path(checkpoint)).split_path if Path(checkpoint).is_dir() else None
         if split_file is None or not split_file.is_file():
             raise CheckpointError("--split val needs a run directory (its split.json names the val videos)", checkpoint)
         from ssvad_keras.data import read_split
@@ -371,7 +285,7 @@ def evaluate_checkpoint(
                 video.probs,
                 probs,
                 ann.video_id,
-                to_original=_pixel_box_mapper(geometry),
+                to_original=geometry.to_original_inclusive,
                 mask_threshold=config.eval.mask_threshold,
                 score_floor=config.eval.tube_score_floor,
             )
@@ -402,12 +316,6 @@ def evaluate_checkpoint(
         metric_seconds=metric_seconds,
         detections_dir=detections_dir,
     )
-
-
-def _config_for(detector: keras.Model) -> ExperimentConfig:
-    """Defaults with the detector's own clip geometry (for a bare `.keras` file)."""
-    t, h, w = detector.clip_shape[:3]
-    return load_config(overrides={"data.clip_length": t, "data.input_size": [h, w]})
 
 
 def _act_ground_truth(classes, video_ids, annotations) -> ActGroundTruth:

@@ -49,3 +49,33 @@ class CapsuleMasking(keras.layers.Layer):
         masked = poses * mask[:, None, None, :, None]
         shape = ops.shape(poses)
         return ops.reshape(masked, (shape[0], shape[1], shape[2], shape[3] * shape[4]))
+
+
+def class_mask_inputs(labels, labeled, num_classes: int, predict_unlabeled):
+    """The detector's `class_mask` and `use_predicted_mask` inputs for a batch (SPEC 2, masking).
+
+    Labeled clips decode their ground-truth class (one-hot, u = 0); the other clips decode every
+    class capsule (all ones) when `predict_unlabeled` is 0, their own predicted class when it is
+    1 (u = 1). Training (before and after the pseudo-label epoch) and evaluation with
+    `eval.class_mask = "ground_truth"` or `"all"` build their inputs here.
+
+    Args:
+        labels: (batch,) class indices; any value (e.g. -1) on clips that are not labeled.
+        labeled: (batch,) bool or 0/1, which clips carry a label.
+        num_classes: C.
+        predict_unlabeled: scalar 0/1 (or bool): unlabeled clips use their predicted class.
+
+    Returns:
+        `(class_mask, use_predicted_mask)`: float32 (batch, C) and (batch,).
+
+    Example:
+
+    >>> mask, use = class_mask_inputs([2, -1], [True, False], 3, 1.0)
+    >>> keras.ops.convert_to_numpy(mask).tolist(), keras.ops.convert_to_numpy(use).tolist()
+    ([[0.0, 0.0, 1.0], [1.0, 1.0, 1.0]], [0.0, 1.0])
+    """
+    labeled = ops.cast(labeled, "float32")[:, None]
+    onehot = ops.one_hot(ops.maximum(ops.cast(labels, "int32"), 0), num_classes, dtype="float32")
+    class_mask = labeled * onehot + (1.0 - labeled)
+    use_predicted = (1.0 - labeled[:, 0]) * ops.cast(predict_unlabeled, "float32")
+    return class_mask, use_predicted

@@ -6,8 +6,8 @@ from ssvad_keras.runtime import import_tensorflow
 # package's modules load Keras (ssvad_keras/runtime.py).
 import_tensorflow()
 
+from ssvad_keras.run_dir import RunDir, RunState
 from ssvad_keras.training.loop import TrainResult, make_strategy, train
-from ssvad_keras.training.run_dir import RunDir, RunState
 from ssvad_keras.training.schedules import PlateauSchedule
 from ssvad_keras.training.trainer import SemiSupervisedTrainer
 

@@ -42,6 +42,7 @@ from ssvad_keras.errors import CheckpointError, DataError, SsvadError
 from ssvad_keras.io import atomic_path
 from ssvad_keras.models import build_detector
 from ssvad_keras.progress import progress_bar, stderr_console
+from ssvad_keras.run_dir import RunDir, RunState
 from ssvad_keras.training.callbacks import (
     NonFiniteGuard,
     RichProgress,
@@ -49,7 +50,6 @@ from ssvad_keras.training.callbacks import (
     mask_overlay_images,
 )
 from ssvad_keras.training.methods import build_trainer
-from ssvad_keras.training.run_dir import RunDir, RunState
 from ssvad_keras.training.schedules import PlateauSchedule
 from ssvad_keras.training.trainer import SemiSupervisedTrainer
 
@@ -99,7 +99,7 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
 
 def resolve_split(data_dir: Path, labeled_fraction: float, seed: int) -> dict:
     """The split file of this labeled fraction (written by `ssvad prepare`, or made now)."""
-    from tfrecords_tools.splits import split_path, write_split
+    from ssvad_keras.data.splits import split_path, write_split
 
     path = split_path(data_dir, labeled_fraction, seed)
     if not path.is_file():
@@ -482,7 +482,7 @@ class _Validation:
     """Validation of one run: one clip pipeline over its validation videos, built at the first
     validation and reused; its batches stay in memory after the first full pass when they fit in
     `_VALIDATION_CACHE_BYTES`. The detector's compiled forward is traced once per detector
-    (`evaluate._compiled_forward`)."""
+    (`inference.forward.compiled_forward`)."""
 
     def __init__(self, data_dir: Path, ids: list[str], config: ExperimentConfig):
         self.data_dir, self.ids, self.config = data_dir, ids, config
@@ -518,7 +518,8 @@ class _Validation:
         """The detector's masks on the first `count` validation clips with ground truth (read once)."""
         if count == 0:
             return
-        from ssvad_keras.inference.evaluate import predict_probabilities, validation_samples
+        from ssvad_keras.inference.evaluate import validation_samples
+        from ssvad_keras.inference.forward import predict_probabilities
 
         if self._image_samples is None:
             self._image_samples = validation_samples(self.data_dir, self.ids, self.config, count)

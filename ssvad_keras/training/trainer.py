@@ -24,6 +24,7 @@ from keras import ops
 
 from ssvad_keras.config import LossConfig, TrainConfig
 from ssvad_keras.data.augment import invert_view, invert_view_spatial
+from ssvad_keras.layers.capsule_masking import class_mask_inputs
 from ssvad_keras.losses import semi_supervised_loss, sigmoid_rampup
 
 _LOSS_KEYS = ("loss", "margin", "bce", "dice", "cls_consistency", "loc_consistency")
@@ -113,12 +114,8 @@ class SemiSupervisedTrainer(keras.Model):
     def _class_masks(self, batch):
         """Per-sample capsule masks: ground truth for labeled clips; all ones for unlabeled clips
         before the pseudo-label epoch, their own predicted class after it (SPEC 2, masking)."""
-        labeled = ops.cast(batch["labeled"], "float32")[:, None]
-        onehot = ops.one_hot(ops.cast(batch["label"], "int32"), self.num_classes, dtype="float32")
-        class_mask = labeled * onehot + (1.0 - labeled)
-        pseudo = ops.cast(self.epoch >= float(self.train_config.pseudo_label_epoch), "float32")
-        use_predicted = (1.0 - labeled[:, 0]) * pseudo
-        return class_mask, use_predicted
+        pseudo = self.epoch >= float(self.train_config.pseudo_label_epoch)
+        return class_mask_inputs(batch["label"], batch["labeled"], self.num_classes, pseudo)
 
     def _forward(self, batch, training):
         """Both views in one batched pass; the augmented view's outputs mapped back (Eq. 2).

@@ -19,6 +19,7 @@ from keras import ops
 from ssvad_keras.config import ModelConfig
 from ssvad_keras.errors import CheckpointError, ConfigError, SsvadError
 from ssvad_keras.layers import I3DEncoder
+from ssvad_keras.run_dir import RunDir
 from ssvad_keras.vos.config import VosConfig
 from ssvad_keras.vos.decoder import ReferenceMaskDecoder
 
@@ -177,10 +178,13 @@ def _detector_archive(path: Path) -> Path | None:
     """The `.keras` detector an `--init` path names: a run folder's best (or last) model, or
     the file itself; None for other weight files."""
     if path.is_dir():
-        for name in ("best.keras", "last.keras"):
-            if (path / name).is_file():
-                return path / name
-        raise CheckpointError("run folder holds no best.keras or last.keras", path)
+        run = RunDir(path)
+        for model_path in (run.best_model_path, run.last_model_path):
+            if model_path.is_file():
+                return model_path
+        raise CheckpointError(
+            f"run folder holds no {run.best_model_path.name} or {run.last_model_path.name}", path
+        )
     return path if path.suffix == ".keras" else None
 
 

@@ -2,7 +2,7 @@
 
 As `ssvad train` (ssvad_keras/training/loop.py), in VOS terms: a run folder (`VosRunDir`, the
 same layout as `RunDir`), the seeded labeled / unlabeled / validation split of the training
-videos (`tfrecords_tools.splits.make_split`), epoch by epoch a seeded pass of `epoch_batches`
+videos (`ssvad_keras.data.splits.make_split`), epoch by epoch a seeded pass of `epoch_batches`
 through `VosTrainer.fit` with rich progress and the non-finite guard, validation J&F on the
 held-out training videos (propagated from their first annotated appearance; the valid split
 never chooses checkpoints), the plateau schedule, TensorBoard scalars and overlays, and atomic
@@ -22,6 +22,7 @@ import tensorflow as tf
 from ssvad_keras.config import save_config
 from ssvad_keras.errors import CheckpointError, ConfigError, DataError, SsvadError
 from ssvad_keras.progress import progress_bar, stderr_console
+from ssvad_keras.run_dir import RunDir, RunState
 from ssvad_keras.training.callbacks import (
     NonFiniteGuard,
     RichProgress,
@@ -29,7 +30,6 @@ from ssvad_keras.training.callbacks import (
     mask_overlay_images,
 )
 from ssvad_keras.training.loop import TrainResult, _save_atomically
-from ssvad_keras.training.run_dir import RunDir, RunState
 from ssvad_keras.training.schedules import PlateauSchedule
 from ssvad_keras.vos.config import VosConfig, load_vos_config, override_vos_config
 from ssvad_keras.vos.data import (
@@ -72,7 +72,7 @@ def config_conflict(saved: VosConfig, requested: VosConfig) -> str | None:
 def make_vos_split(videos: list[VosVideo], labeled_fraction: float, seed: int, val_fraction: float) -> dict:
     """The seeded labeled / unlabeled / validation split of the training videos (one group:
     VOS videos have no class)."""
-    from tfrecords_tools.splits import make_split
+    from ssvad_keras.data.splits import make_split
 
     ids = [v.video_id for v in videos]
     return make_split(ids, [-1] * len(ids), labeled_fraction, seed, val_fraction)

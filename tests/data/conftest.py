@@ -1,4 +1,4 @@
-"""Small real TFRecord datasets for the pipeline tests, written with `tfrecords_tools.record`.
+"""Small real TFRecord datasets for the pipeline tests, written with `tfrecords_tools.record_encoder`.
 
 Frame t of every video is a flat grey image of level `FRAME_STEP * t`, so a decoded clip tells
 which frames were sampled (JPEG keeps flat images almost exact).
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from ssvad_keras.data import schema
-from tfrecords_tools.record import ShardWriter, VideoRecord, encode_video_record
+from tfrecords_tools.record_encoder import ShardWriter, VideoRecord, encode_video_record
 
 FRAME_STEP = 5  # grey level per frame index; 50 frames stay below 255
 HEIGHT, WIDTH = 24, 32

@@ -20,7 +20,7 @@ from ssvad_keras.data import (
     resolve_resize,
 )
 from ssvad_keras.data.geometry import PAPER_CROP_AREA_SHARE
-from ssvad_keras.data.records import crop_window
+from ssvad_keras.data.record_decoder import crop_window
 from ssvad_keras.errors import ConfigError
 from tests.tfrecords_tools.prepare_fixtures import UCF_CLASSES, make_ucf_root
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ssvad_keras.data.records import (
+from ssvad_keras.data.record_decoder import (
     CropWindow,
     crop_window,
     decode_frames,
@@ -15,7 +15,7 @@ from ssvad_keras.data.records import (
     rasterize_boxes,
     to_unit_range,
 )
-from tfrecords_tools.record import VideoRecord, encode_video_record
+from tfrecords_tools.record_encoder import VideoRecord, encode_video_record
 
 from .conftest import HEIGHT, WIDTH, frame_ids, make_video
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ssvad_keras.inference.detect import clip_frame_indices, window_clip_offsets
+from ssvad_keras.data.tiling import clip_frame_indices, window_clip_offsets
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from ssvad_keras.config import load_config
 from ssvad_keras.errors import ConfigError, DataError
 from ssvad_keras.evaluation import read_tubes_json
 from ssvad_keras.inference import detect_video
-from ssvad_keras.training.run_dir import RunDir
+from ssvad_keras.run_dir import RunDir
 
 from .conftest import NUM_CLASSES, VIDEO_FPS, VIDEO_FRAMES, VIDEO_SIZE, read_video, write_mp4
 

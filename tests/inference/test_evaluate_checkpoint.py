@@ -98,7 +98,7 @@ def test_cli_model_mode_prints_json_with_vmap_only(saved_detector, tiny_syntheti
 
 
 def test_class_mask_modes_decode_the_chosen_class_capsules(saved_detector):
-    from ssvad_keras.inference.evaluate import _compiled_forward
+    from ssvad_keras.inference.forward import compiled_forward
 
     _, _, config = saved_detector
     # Larger random weights than the initialisers', so that the decoded capsule visibly matters.
@@ -107,7 +107,7 @@ def test_class_mask_modes_decode_the_chosen_class_capsules(saved_detector):
     for weight in detector.trainable_weights:
         weight.assign(rng.normal(0.0, 0.3, weight.shape).astype("float32"))
     clip = np.random.default_rng(0).uniform(size=(3, *detector.clip_shape)).astype("float32")
-    predicted = _compiled_forward(detector)(clip)
+    predicted = compiled_forward(detector)(clip)
     top = np.argmax(predicted["class_scores"].numpy(), axis=-1)
     wrong = (top + 1) % 5
     labels = np.array([top[0], wrong[1], -1], dtype="int32")  # right, wrong, unlabeled
@@ -116,13 +116,13 @@ def test_class_mask_modes_decode_the_chosen_class_capsules(saved_detector):
         inputs = {"clip": clip, "class_mask": class_mask, "use_predicted_mask": np.zeros(3, "float32")}
         return 1.0 / (1.0 + np.exp(-detector(inputs, training=False)["loc_logits"].numpy()))
 
-    oracle = _compiled_forward(detector, "ground_truth")(clip, labels)["loc_probs"].numpy()
+    oracle = compiled_forward(detector, "ground_truth")(clip, labels)["loc_probs"].numpy()
     onehot = np.eye(len(CLASSES), dtype="float32")[np.maximum(labels, 0)]
     np.testing.assert_allclose(oracle[:2], decoded(onehot)[:2], atol=1e-6)
     # The right label and no label both decode the predicted class, as plain inference does.
     np.testing.assert_allclose(oracle[[0, 2]], predicted["loc_probs"].numpy()[[0, 2]], atol=1e-6)
     assert np.abs(oracle[1] - predicted["loc_probs"].numpy()[1]).max() > 1e-4
-    every = _compiled_forward(detector, "all")(clip, labels)["loc_probs"].numpy()
+    every = compiled_forward(detector, "all")(clip, labels)["loc_probs"].numpy()
     np.testing.assert_allclose(every, decoded(np.ones((3, len(CLASSES)), "float32")), atol=1e-6)
 
 

@@ -5,8 +5,8 @@ from collections import Counter
 
 import pytest
 
+from ssvad_keras.data.splits import make_split, split_path, write_split
 from ssvad_keras.errors import ConfigError, DataError
-from tfrecords_tools.splits import make_split, split_path, write_split
 
 # 3 classes of 20, 10 and 5 videos, plus 2 videos without a class.
 IDS = [f"a{i:02d}" for i in range(20)] + [f"b{i:02d}" for i in range(10)] + [f"c{i}" for i in range(5)]

@@ -6,8 +6,8 @@ import pickle
 import numpy as np
 import pytest
 
-from tfrecords_tools.record import sha256_file
-from tfrecords_tools.splits import make_split
+from ssvad_keras.data.splits import make_split
+from tfrecords_tools.record_encoder import sha256_file
 from tfrecords_tools.ucf101 import convert_ucf101_24
 
 from .prepare_fixtures import (

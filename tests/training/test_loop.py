@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 from ssvad_cli.main import app
 from ssvad_keras.config import VALIDATION_METRICS
-from ssvad_keras.inference.evaluate import predict_probabilities, validation_samples
+from ssvad_keras.inference.evaluate import validation_samples
+from ssvad_keras.inference.forward import predict_probabilities
 from ssvad_keras.training import RunDir, train
 from ssvad_keras.training.callbacks import mask_overlay_images
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tfrecords_tools.record import VideoRecord
+from tfrecords_tools.record_encoder import VideoRecord
 from tfrecords_tools.synthetic.render import RenderedVideo
 
 ANNOTATIONS = ("masks", "boxes")

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ssvad_keras.errors import ConfigError
-from tfrecords_tools.record import VideoRecord
+from tfrecords_tools.record_encoder import VideoRecord
 from tfrecords_tools.synthetic.annotate import ANNOTATIONS, SOURCE, annotate
 from tfrecords_tools.synthetic.render import render_plan
 from tfrecords_tools.synthetic.scene import FRAMES_RANGE, UNTRIMMED_PROBABILITY, plan_video

@@ -8,6 +8,10 @@ A split file `<data_dir>/splits/labeled-0.20-seed0.json` holds
 The validation videos are held out of the training videos first (for checkpoint selection: the
 test set never chooses checkpoints), then the rest is split labeled / unlabeled. Both steps are
 stratified per class and deterministic for a seed, whatever order the videos come in.
+
+A data-layer concept: the converters (`tfrecords_tools`) write split files through it, and
+`ssvad train` and the VOS trainer make theirs with it, so nothing in `ssvad_keras` imports the
+dataset tools.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Converters build a `VideoRecord` per video (frames and ground truth at the original resolution)
 and hand it to `ShardWriter`, which resizes, encodes and writes one `tf.train.SequenceExample`
-per video (layout in `ssvad_keras.data.schema`).
+per video (layout in `ssvad_keras.data.schema`; `ssvad_keras.data.record_decoder` reads it).
 """
 
 from __future__ import annotations

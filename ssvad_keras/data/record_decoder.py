@@ -1,4 +1,5 @@
-"""Reading one video's SequenceExample: parsing, frame decoding, ground-truth masks.
+"""Reading one video's SequenceExample: parsing, frame decoding, ground-truth masks (the
+decoding side of `tfrecords_tools.record_encoder`).
 
 Small pure TensorFlow functions that `pipeline.py` composes inside `tf.data`. A clip decodes only
 the T frames it uses (their JPEG strings are gathered first), and cropping happens inside the JPEG

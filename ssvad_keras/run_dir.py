@@ -1,5 +1,9 @@
 """The run directory: everything one training run writes, and what `--resume` reads back.
 
+The one place that names a run folder's files: training writes them, evaluation, detection,
+the demo and VOS read them, all through `RunDir` (it lives below `training` and `inference`,
+which both use it).
+
     RUN_DIR/
       config.toml            resolved experiment config (rewritten when a resume changes a
                              training key)
@@ -47,6 +51,16 @@ class RunState:
 
 @dataclass
 class RunDir:
+    """A run folder and the paths of its files (the module docstring lists them).
+
+    Args:
+        path: the run folder.
+
+    Example:
+    >>> RunDir(Path("runs/demo")).best_model_path.as_posix()
+    'runs/demo/best.keras'
+    """
+
     path: Path
 
     @property
