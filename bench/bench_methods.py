@@ -11,9 +11,11 @@ deviation over the seeds and the mean training time; then the issue's target: me
 at least 3 points of v@0.5 above pi on the mean (Stable Mean Teacher's UCF101-24 margin).
 Writes every number to `OUT/methods.json`.
 
-Run: `.venv/bin/python bench/bench_methods.py [--seeds 0 1 2] [--epochs 24] [--annotation boxes]
-[--out runs/bench-methods] [--runs NAME ...]`. Each run takes minutes on 2 CPU cores; 3 seeds x
-7 runs take hours.
+Run: `.venv/bin/python bench/bench_methods.py [--seeds 0 1 2] [--epochs 24] [--steps N]
+[--annotation boxes] [--out runs/bench-methods] [--runs NAME ...]`. Each run takes minutes on 2
+CPU cores; 3 seeds x 7 runs take hours. Smoke check of the whole pipeline (every row, one seed,
+minutes): `--seeds 0 --epochs 1 --steps 2 --out /tmp/bench-methods-smoke`; its figures mean
+nothing. The last lines are a markdown table of the means (the README's).
 """
 
 from __future__ import annotations
@@ -43,10 +45,27 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
+def _markdown_table(summary: dict, names: list[str], seeds: int) -> str:
+    """The means +- std (test, %) and mean training time per method, as a markdown table."""
+    lines = [
+        f"| method ({seeds} seed{'s' if seeds > 1 else ''}) | " + " | ".join(METRICS) + " | train time |",
+        "|---|" + "---:|" * (len(METRICS) + 1),
+    ]
+    for name in names:
+        stats = summary[name]["mean_std"]
+        cells = [f"{m:.1f} ± {s:.1f}" for m, s in (stats[k] for k in METRICS)]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {summary[name]['mean_train_seconds']:.0f} s |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=24)
+    parser.add_argument(
+        "--steps", type=int, default=None,
+        help="train.steps_per_epoch of every run (default: configs/synthetic.toml's, one pass over the unlabeled videos)",
+    )
     parser.add_argument("--out", type=Path, default=Path("runs/bench-methods"))
     parser.add_argument(
         "--annotation", choices=ANNOTATIONS, default="boxes",
@@ -57,6 +76,9 @@ def main() -> None:
         help="methods to train (default: all seven)",
     )
     args = parser.parse_args()
+    if args.steps is not None and args.steps < 1:
+        parser.error("--steps must be >= 1")
+    overrides = {} if args.steps is None else {"train.steps_per_epoch": args.steps}
     runs = [run for run in RUNS if run[0] in args.runs]
 
     results: dict[str, list[dict]] = {name: [] for name, _, _ in runs}
@@ -66,7 +88,7 @@ def main() -> None:
         for name, fraction, row in runs:
             run = run_experiment(
                 name, data, args.out / f"{args.annotation}-seed{seed}", fraction, row, seed=seed,
-                epochs=args.epochs, progress=False,
+                epochs=args.epochs, progress=False, overrides=overrides,
             )
             results[name].append({**{k: 100 * run.test[k] for k in METRICS}, "seed": seed,
                                   "train_seconds": run.train_seconds})
@@ -94,8 +116,9 @@ def main() -> None:
         verdict = "met" if gain >= points else "not met"
         print(f"{method} over {baseline}: {gain:+.1f} v@0.5 points (target >= +{points:.0f}: {verdict})")
         summary["target"] = {"method": method, "baseline": baseline, "gain": gain, "met": gain >= points}
-    write_json_atomic(args.out / "methods.json", {"epochs": args.epochs, "annotation": args.annotation,
-                                                  "runs": summary})
+    print(_markdown_table(summary, [name for name, _, _ in runs], len(args.seeds)))
+    write_json_atomic(args.out / "methods.json", {"epochs": args.epochs, "steps_per_epoch": args.steps,
+                                                  "annotation": args.annotation, "runs": summary})
     print(f"wrote {args.out / 'methods.json'}")
 
 
