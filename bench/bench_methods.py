@@ -11,7 +11,7 @@ deviation over the seeds and the mean training time; then the issue's target: me
 at least 3 points of v@0.5 above pi on the mean (Stable Mean Teacher's UCF101-24 margin).
 Writes every number to `OUT/methods.json`.
 
-Run: `.venv/bin/python bench/bench_methods.py [--seeds 0 1 2] [--epochs 24] [--steps N]
+Run: `.venv/bin/python bench/bench_methods.py [--seeds 0 1 2] [--epochs N (default: the recipe's 12, as the headline)] [--steps N]
 [--annotation boxes] [--out runs/bench-methods] [--runs NAME ...]`. Each run takes minutes on 2
 CPU cores; 3 seeds x 7 runs take hours. Smoke check of the whole pipeline (every row, one seed,
 minutes): `--seeds 0 --epochs 1 --steps 2 --out /tmp/bench-methods-smoke`; its figures mean
@@ -61,7 +61,7 @@ def _markdown_table(summary: dict, names: list[str], seeds: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--epochs", type=int, default=24)
+    parser.add_argument("--epochs", type=int, default=None, help="default: the preset recipe's (as the headline)")
     parser.add_argument(
         "--steps", type=int, default=None,
         help="train.steps_per_epoch of every run (default: configs/synthetic.toml's, one pass over the unlabeled videos)",
