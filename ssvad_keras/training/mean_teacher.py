@@ -223,9 +223,10 @@ class MeanTeacherTrainer(SemiSupervisedTrainer):
         use = use_predicted[:, None]
         return use * predicted + (1.0 - use) * class_mask
 
-    def compute_losses(self, batch, training: bool = True) -> dict:
-        """Every loss component for this replica's slice of the global batch (module docstring)."""
-        cfg = self._loss_config
+    def losses_and_class_scores(self, batch, training: bool = True) -> tuple[dict, object]:
+        """Every loss component for this replica's slice of the global batch (module docstring),
+        and the student's class scores for the accuracy tracker."""
+        cfg = self.loss_config
         targets = self._weak_view_targets(batch)
         weak = ops.cast(batch["aug_clip"], "float32")
         class_mask, use_predicted = self._class_masks(batch)
@@ -261,8 +262,7 @@ class MeanTeacherTrainer(SemiSupervisedTrainer):
             components["error_recovery"] = eor_loss
         components["dop"] = self._share(dop, batch, all_reduce)  # raw DoP, before weight and ramp
         components["ramp_weight"] = ramp
-        components["_accuracy"] = self.accuracy_counts(student["class_scores"], batch)
-        return components
+        return components, student["class_scores"]
 
     @staticmethod
     def _share(value, batch, all_reduce):
@@ -279,7 +279,7 @@ class MeanTeacherTrainer(SemiSupervisedTrainer):
         Returns:
             (supervised EoR loss, refined teacher logits without gradient).
         """
-        cfg = self._loss_config
+        cfg = self.loss_config
 
         def net_input(logits, clip):
             probabilities = ops.stop_gradient(ops.sigmoid(logits))

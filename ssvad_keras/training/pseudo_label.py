@@ -53,8 +53,12 @@ class PseudoLabelTrainer(SemiSupervisedTrainer):
         if not train_config.semi_supervised:
             raise ConfigError("train.method = 'pseudo_label' needs train.semi_supervised = true")
         super().__init__(detector, num_classes, loss_config, train_config, total_epochs, **kwargs)
-        self._loss_config = loss_config.model_copy(update={"cls_consistency": False, "loc_consistency": False})
         self.trackers["pseudo_labeled"] = keras.metrics.Mean(name="pseudo_labeled")
+
+    @staticmethod
+    def losses_config(loss_config: LossConfig, train_config: TrainConfig) -> LossConfig:
+        """Supervised losses only: pseudo-labeling trains no consistency terms."""
+        return loss_config.model_copy(update={"cls_consistency": False, "loc_consistency": False})
 
     def pseudo_labeled_batch(self, batch, outputs) -> tuple[dict, object]:
         """The batch with confident unlabeled clips turned into labeled ones.
@@ -63,7 +67,7 @@ class PseudoLabelTrainer(SemiSupervisedTrainer):
             (batch with `labeled` = clip weights, `label`, `mask` and `frame_valid` filled in for
             pseudo-labeled clips; the (B,) 0/1 pseudo-labeled flags).
         """
-        cfg = self._loss_config
+        cfg = self.loss_config
         targets = pseudo_label_targets(
             outputs["class_scores"], outputs["loc_logits"], cfg.pseudo_class_margin, cfg.pseudo_mask_threshold
         )
@@ -81,8 +85,9 @@ class PseudoLabelTrainer(SemiSupervisedTrainer):
         }
         return filled, pseudo
 
-    def compute_losses(self, batch, training: bool = True) -> dict:
-        """Supervised losses on labeled and pseudo-labeled clips for this replica's slice."""
+    def losses_and_class_scores(self, batch, training: bool = True) -> tuple[dict, object]:
+        """Supervised losses on labeled and pseudo-labeled clips for this replica's slice, and
+        the class scores the accuracy tracker reads."""
         class_mask, use_predicted = self._class_masks(batch)
         outputs = self.detector(
             {"clip": batch["clip"], "class_mask": class_mask, "use_predicted_mask": use_predicted},
@@ -90,10 +95,9 @@ class PseudoLabelTrainer(SemiSupervisedTrainer):
         )
         filled, pseudo = self.pseudo_labeled_batch(batch, outputs)
         components = semi_supervised_loss(
-            outputs, outputs, filled, self._loss_config, 0.0, all_reduce_sum=self.all_reduce()
+            outputs, outputs, filled, self.loss_config, 0.0, all_reduce_sum=self.all_reduce()
         )
         unlabeled = ops.sum(1.0 - ops.cast(batch["labeled"], "float32"))
         components["pseudo_labeled"] = ops.sum(pseudo) / ops.maximum(unlabeled, 1.0)
         components["ramp_weight"] = ops.zeros((), "float32")
-        components["_accuracy"] = self.accuracy_counts(outputs["class_scores"], batch)
-        return components
+        return components, outputs["class_scores"]

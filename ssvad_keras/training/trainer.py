@@ -77,16 +77,11 @@ class SemiSupervisedTrainer(keras.Model):
         super().__init__(**kwargs)
         self.detector = detector
         self.num_classes = num_classes
-        self.loss_config = loss_config
         self.train_config = train_config
+        # The config the losses use: the file's, adjusted to what this method trains.
+        self.loss_config = self.losses_config(loss_config, train_config)
         self.total_epochs = total_epochs
         self.epoch = keras.Variable(0.0, trainable=False, dtype="float32", name="epoch")
-        # Supervised-only training has no second view: consistency is off whatever the file says.
-        self._loss_config = (
-            loss_config
-            if train_config.semi_supervised
-            else loss_config.model_copy(update={"cls_consistency": False, "loc_consistency": False})
-        )
         self.trackers = {key: keras.metrics.Mean(name=key) for key in _LOSS_KEYS}
         self.trackers["ramp_weight"] = keras.metrics.Mean(name="ramp_weight")
         self.accuracy = keras.metrics.Mean(name="accuracy")
@@ -97,6 +92,15 @@ class SemiSupervisedTrainer(keras.Model):
     @property
     def metrics(self):
         return [*self.trackers.values(), self.accuracy]
+
+    @staticmethod
+    def losses_config(loss_config: LossConfig, train_config: TrainConfig) -> LossConfig:
+        """The loss config this method's losses use (`self.loss_config`). Supervised-only
+        training has no second view, so consistency is off whatever the file says; subclasses
+        turn off what they do not train."""
+        if train_config.semi_supervised:
+            return loss_config
+        return loss_config.model_copy(update={"cls_consistency": False, "loc_consistency": False})
 
     def call(self, inputs, training=False):
         return self.detector(inputs, training=training)
@@ -165,17 +169,22 @@ class SemiSupervisedTrainer(keras.Model):
         return ops.sum(hits * labeled), ops.sum(labeled)
 
     def compute_losses(self, batch, training: bool = True) -> dict:
-        """All loss components of Eq. 7-9 for this replica's slice of the global batch."""
+        """The loss components (one per loss tracker) for this replica's slice of the global
+        batch: `losses_and_class_scores` without the scores."""
+        return self.losses_and_class_scores(batch, training)[0]
+
+    def losses_and_class_scores(self, batch, training: bool = True) -> tuple[dict, object]:
+        """All loss components of Eq. 7-9 for this replica's slice of the global batch, and the
+        class scores the accuracy tracker reads. Subclasses override this."""
         original, augmented = self._forward(batch, training)
         ramp = self.ramp_weight()
         components = semi_supervised_loss(
-            original, augmented, batch, self._loss_config, ramp, all_reduce_sum=self.all_reduce()
+            original, augmented, batch, self.loss_config, ramp, all_reduce_sum=self.all_reduce()
         )
         components["ramp_weight"] = ramp
-        components["_accuracy"] = self.accuracy_counts(original["class_scores"], batch)
-        return components
+        return components, original["class_scores"]
 
-    def _update_trackers(self, components):
+    def _update_trackers(self, components, class_scores, batch):
         # Loss components are this replica's share of the global mean; Keras averages metric
         # states over replicas, so scale the shares back up (as Keras's own train_step does).
         replicas = float(tf.distribute.get_strategy().num_replicas_in_sync)
@@ -183,25 +192,25 @@ class SemiSupervisedTrainer(keras.Model):
             if key in components:
                 value = components[key]
                 tracker.update_state(value if key in self.unscaled_trackers else value * replicas)
-        correct, count = components["_accuracy"]
+        correct, count = self.accuracy_counts(class_scores, batch)
         self.accuracy.update_state(correct / ops.maximum(count, 1.0), sample_weight=count)
 
     def train_step(self, batch):
         with tf.GradientTape() as tape:
-            components = self.compute_losses(batch, training=True)
+            components, class_scores = self.losses_and_class_scores(batch, training=True)
             loss = components["loss"]
             scaled = self.optimizer.scale_loss(loss)
         variables = self.trainable_variables
         gradients = tape.gradient(scaled, variables)
         self.optimizer.apply(gradients, variables)
         self.after_optimizer_step()
-        self._update_trackers(components)
+        self._update_trackers(components, class_scores, batch)
         return {m.name: m.result() for m in self.metrics}
 
     def after_optimizer_step(self) -> None:
         """Runs in the compiled step right after the update (the mean teacher's EMA); no-op here."""
 
     def test_step(self, batch):
-        components = self.compute_losses(batch, training=False)
-        self._update_trackers(components)
+        components, class_scores = self.losses_and_class_scores(batch, training=False)
+        self._update_trackers(components, class_scores, batch)
         return {m.name: m.result() for m in self.metrics}
