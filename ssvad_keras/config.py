@@ -98,6 +98,14 @@ class DataConfig(_Section):
     labeled_per_batch: int = Field(4, ge=1)
     unlabeled_per_batch: int = Field(4, ge=0)
     shuffle_buffer: int = Field(256, ge=1)
+    end_clip_probability: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of training clips cut at a video's end as evaluation cuts them: 1 to "
+        "T-1 real frames, zero padding after (SPEC 5.1). 0 = the paper's sampling, which never "
+        "shows the model a padded clip.",
+    )
     augment: AugmentConfig = AugmentConfig()
 
     @field_validator("resize_to", mode="before")
@@ -293,9 +301,16 @@ class TrainConfig(_Section):
     )
     learning_rate: float = Field(1e-4, gt=0.0)
     adam_epsilon: float = Field(1e-6, gt=0.0)
+    lr_schedule: Literal["plateau", "cosine"] = Field(
+        "plateau",
+        description="'plateau': x lr_factor after lr_patience epochs without a lower training loss "
+        "(the paper's); 'cosine': half-cosine decay per epoch from learning_rate to "
+        "min_learning_rate over the run, after warmup_epochs of linear warm-up.",
+    )
     lr_factor: float = Field(0.1, gt=0.0, lt=1.0)
     lr_patience: int = Field(5, ge=1)
     min_learning_rate: float = Field(1e-7, ge=0.0)
+    warmup_epochs: int = Field(0, ge=0, description="Cosine schedule: epochs of linear warm-up.")
     pseudo_label_epoch: int = Field(11, ge=0, description="From this epoch on, unlabeled masks use predictions.")
     semi_supervised: bool = Field(True, description="False trains on labeled clips only.")
     supervised_batch: Literal["labeled", "full"] = Field(

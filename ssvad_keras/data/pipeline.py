@@ -141,6 +141,7 @@ def sample_clip_indices(
     clip_length: int,
     frame_skip: int,
     seed: tf.Tensor,
+    end_probability: float = 0.0,
 ) -> tf.Tensor:
     """Frame indices of one training clip: `clip_length` frames `frame_skip` apart.
 
@@ -149,15 +150,22 @@ def sample_clip_indices(
     without (unlabeled clips) anywhere in the video such that the clip fits when it can.
     Indices past the end repeat the last frame.
 
+    With probability `end_probability` the clip is instead an end-of-video clip as evaluation
+    cuts them (SPEC 5.1: the last window's clips are zero-padded): it starts in the last
+    `(T - 1) * s` frames, so 1 to T - 1 of its frames are real and the rest are padding, marked
+    -1. Labeled clips only draw one when the annotated span reaches into that stretch. Without
+    these, a model never sees the mostly black clips that evaluation feeds it at every video's end.
+
     Args:
         num_frames: scalar int32 N.
         annotated: (N,) bool, or None to ignore annotation.
         clip_length: T.
         frame_skip: s.
         seed: (2,) int64 stateless seed.
+        end_probability: share of end-of-video (zero-padded) clips.
 
     Returns:
-        (T,) int32 indices in [0, N).
+        (T,) int32 indices in [0, N), or -1 for padding frames of an end-of-video clip.
 
     Example:
     >>> ann = tf.constant([False] * 10 + [True] * 20 + [False] * 10)
@@ -176,7 +184,21 @@ def sample_clip_indices(
     start = tf.random.stateless_uniform(
         [], seed=seed, minval=first, maxval=highest + 1, dtype=tf.int32
     )
-    return tf.minimum(start + frame_skip * tf.range(clip_length), num_frames - 1)
+    regular = tf.minimum(start + frame_skip * tf.range(clip_length), num_frames - 1)
+    if end_probability <= 0.0:
+        return regular
+    # An end-of-video clip starts in [N - span, N - 1] (and not before frame 0 or the first
+    # annotated frame), so at least one of its frames lies past the end.
+    end_first = tf.maximum(num_frames - span, first)
+    draws = tf.random.stateless_uniform([2], seed=seed + tf.constant([0, 7919], seed.dtype))
+    end_start = end_first + tf.cast(
+        tf.floor(draws[1] * tf.cast(num_frames - end_first, tf.float32)), tf.int32
+    )
+    end_start = tf.minimum(end_start, num_frames - 1)
+    padded = end_start + frame_skip * tf.range(clip_length)
+    padded = tf.where(padded < num_frames, padded, -1)
+    use_end = tf.logical_and(draws[0] < end_probability, last >= num_frames - span)
+    return tf.where(use_end, padded, regular)
 
 
 def _compact_clip(serialized: tf.Tensor, r: tf.Tensor, data_cfg: DataConfig, labeled: bool) -> dict:
@@ -188,15 +210,23 @@ def _compact_clip(serialized: tf.Tensor, r: tf.Tensor, data_cfg: DataConfig, lab
         data_cfg.clip_length,
         data_cfg.frame_skip,
         _seed(r, 0),
+        data_cfg.end_clip_probability,
     )
-    clip = {"jpegs": tf.gather(video["frames"], indices), "stored_hw": video["stored_hw"], "r": r}
+    real = indices >= 0  # False on an end-of-video clip's zero padding
+    indices = tf.maximum(indices, 0)
+    clip = {
+        "jpegs": tf.gather(video["frames"], indices),
+        "stored_hw": video["stored_hw"],
+        "r": r,
+        "real": tf.cast(real, tf.uint8),
+    }
     if labeled:
         clip.update(
             mask_pngs=tf.gather(video["masks"], indices),
             boxes=gather_boxes(video["boxes"], indices),
             orig_hw=video["orig_hw"],
             has_masks=video["has_masks"],
-            frame_valid=tf.cast(tf.gather(video["annotated"], indices), tf.float32),
+            frame_valid=tf.cast(tf.logical_and(tf.gather(video["annotated"], indices), real), tf.float32),
             # Videos without a class (YouTube-VOS, class -1) train as class 0.
             label=tf.maximum(video["class_index"], 0),
         )
@@ -208,7 +238,8 @@ def _two_view_clip(clip: Mapping[str, tf.Tensor], data_cfg: DataConfig, labeled:
     r = clip["r"]
     t, (h, w) = data_cfg.clip_length, data_cfg.input_size
     window = _window(clip, data_cfg, data_cfg.train_crop, _seed(r, 1))
-    pixels = decode_frames(clip["jpegs"], window)
+    real = tf.reshape(clip["real"], [t, 1, 1, 1])
+    pixels = decode_frames(clip["jpegs"], window) * real  # padding frames are black, as in evaluation
     aug = data_cfg.augment
     draws = tf.random.stateless_uniform([4], seed=_seed(r, 2))
     hflip = tf.logical_and(aug.hflip, draws[0] < aug.probability)
@@ -216,7 +247,7 @@ def _two_view_clip(clip: Mapping[str, tf.Tensor], data_cfg: DataConfig, labeled:
     brightness = (2.0 * draws[2] - 1.0) * aug.brightness
     contrast = 1.0 + (2.0 * draws[3] - 1.0) * aug.contrast
     if labeled:
-        mask = tf.cast(_ground_truth_masks(clip, window), tf.uint8)
+        mask = tf.cast(_ground_truth_masks(clip, window), tf.uint8) * real
         label, frame_valid = clip["label"], clip["frame_valid"]
     else:
         # Unlabeled clips never carry ground truth: the stream never even parses it.

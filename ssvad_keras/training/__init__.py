@@ -8,15 +8,17 @@ import_tensorflow()
 
 from ssvad_keras.run_dir import RunDir, RunState
 from ssvad_keras.training.loop import TrainResult, make_strategy, train
-from ssvad_keras.training.schedules import PlateauSchedule
+from ssvad_keras.training.schedules import CosineSchedule, PlateauSchedule, build_schedule
 from ssvad_keras.training.trainer import SemiSupervisedTrainer
 
 __all__ = [
+    "CosineSchedule",
     "PlateauSchedule",
     "RunDir",
     "RunState",
     "SemiSupervisedTrainer",
     "TrainResult",
+    "build_schedule",
     "make_strategy",
     "train",
 ]

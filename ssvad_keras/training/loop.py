@@ -4,7 +4,7 @@ Epoch by epoch: every random state the epoch draws from is derived from (seed, e
 (`seed_epoch`); a fresh training stream seeded by (seed, epoch), built in the background while
 the previous epoch trains; one `fit` epoch of `SemiSupervisedTrainer`; validation on the split's
 held-out training videos every `train.validate_every` epochs (paper protocol; the test set is
-never used to choose checkpoints); the learning-rate plateau schedule; TensorBoard; and an atomic
+never used to choose checkpoints); the learning-rate schedule (plateau or cosine); TensorBoard; and an atomic
 checkpoint.
 
 What is written when (see `RunDir`): `checkpoints/last.weights.h5` (detector, optimizer with its
@@ -50,7 +50,7 @@ from ssvad_keras.training.callbacks import (
     mask_overlay_images,
 )
 from ssvad_keras.training.methods import build_trainer
-from ssvad_keras.training.schedules import PlateauSchedule
+from ssvad_keras.training.schedules import Schedule, build_schedule
 from ssvad_keras.training.trainer import SemiSupervisedTrainer
 
 RESUMABLE_KEYS = ("train.epochs", "train.steps_per_epoch", "train.strategy", "train.mixed_precision")
@@ -317,11 +317,7 @@ def _train_epochs(job: _Run, started: float, progress: bool, callbacks: list) ->
     keras.mixed_precision.set_global_policy("mixed_float16" if tcfg.mixed_precision else "float32")
     with _EpochStreams(data_dir, job.split, config, num_classes, tcfg.epochs) as streams:
         spec = streams.peek(first_epoch)[0].element_spec
-        schedule = (
-            PlateauSchedule.from_state(state.schedule)
-            if state.schedule
-            else PlateauSchedule(tcfg.learning_rate, tcfg.lr_factor, tcfg.lr_patience, tcfg.min_learning_rate)
-        )
+        schedule = build_schedule(tcfg, state.schedule)
         trainer = _build_trainer(config, num_classes, schedule, spec)
         if first_epoch > 0:
             _load_checkpoint(trainer, run.weights_path)
@@ -375,7 +371,7 @@ def _train_epochs(job: _Run, started: float, progress: bool, callbacks: list) ->
     return _result(job, started, epochs_trained=state.epochs_done - first_epoch)
 
 
-def _build_trainer(config: ExperimentConfig, num_classes: int, schedule: PlateauSchedule, spec) -> SemiSupervisedTrainer:
+def _build_trainer(config: ExperimentConfig, num_classes: int, schedule: Schedule, spec) -> SemiSupervisedTrainer:
     """The compiled trainer under the config's strategy, every variable built (optimizer too),
     so a checkpoint can be loaded into it."""
     tcfg = config.train
