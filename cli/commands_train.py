@@ -78,11 +78,14 @@ def demo(
     out: Annotated[Path, typer.Option(help="Folder for the benchmark data and the runs.")] = Path("runs/demo"),
     seed: Annotated[int, typer.Option(help="Seed of the benchmark and the runs.")] = 0,
     epochs: Annotated[int | None, typer.Option(min=1, help="Override the demo's epochs.")] = None,
+    jobs: Annotated[
+        int, typer.Option(min=1, help="Runs trained at once, each in its own process (1: one after the other).")
+    ] = 2,
 ) -> None:
     """Prepare the synthetic benchmark, train supervised vs semi-supervised on 20% labels, compare."""
     from ssvad_keras.demo import render_demo_table, run_demo
 
-    result = run_demo(out, seed=seed, epochs=epochs)
+    result = run_demo(out, seed=seed, epochs=epochs, jobs=jobs)
     console.print(render_demo_table(result))
 
 

@@ -14,11 +14,19 @@ supervised 20 % and 100 % that the unlabeled videos closed, and writes `<out>/su
 Every run trains the same number of steps (`configs/synthetic.toml`), and the supervised runs see
 as many labeled clips per step as the semi-supervised run (`train.supervised_batch = "labeled"`,
 the default): the comparison is at equal labeled clips seen.
+
+The runs train in `jobs` worker processes at once (default 2): a tiny run keeps about 1.6 of 2
+CPU cores busy while it steps and one while TensorFlow traces its graphs, so two runs side by side
+fill the gaps of each other. Each run draws only from its own seeds, so its numbers do not depend on
+`jobs`; its "time" is wall clock beside the other run.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import queue
 import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,11 +117,13 @@ def run_experiment(
     epochs: int | None = None,
     progress: bool = True,
     overrides: dict | None = None,
+    callbacks: list | None = None,
 ) -> DemoRun:
     """Train one configuration on the synthetic benchmark and evaluate it on val and test.
 
     `overrides`: dotted config keys applied over the synthetic config and the row file (as
-    `load_config` takes them), e.g. `{"data.augment.time_reverse": True}`.
+    `load_config` takes them), e.g. `{"data.augment.time_reverse": True}`. `callbacks`: extra
+    Keras callbacks for every training epoch.
     """
     from ssvad_keras.data import read_manifest, read_split
     from ssvad_keras.inference.evaluate import evaluate_model
@@ -126,7 +136,10 @@ def run_experiment(
     cfg = load_config(
         files, overrides={**(overrides or {}), "train.seed": seed, "train.epochs": epochs, "name": name}
     )
-    result = train(cfg, data_dir=data_dir, labeled_fraction=labeled_fraction, out=out / name, progress=progress)
+    result = train(
+        cfg, data_dir=data_dir, labeled_fraction=labeled_fraction, out=out / name, progress=progress,
+        callbacks=callbacks,
+    )
     run_dir = RunDir(result.run_dir)
     detector = load_detector(run_dir.best_model_path)
     split = read_split(run_dir.split_path)
@@ -151,9 +164,11 @@ def run_demo(
     seed: int = 0,
     epochs: int | None = None,
     runs: tuple[str, ...] | None = None,
+    jobs: int = 2,
 ) -> DemoResult:
     """The whole demo; reuses the prepared benchmark in `out/data-boxes` when it is complete,
-    and writes `out/summary.json`."""
+    and writes `out/summary.json`. `jobs`: runs trained at once, each in its own process (1 =
+    one after the other in this process)."""
     from ssvad_keras.io import write_json_atomic
 
     out = Path(out)
@@ -162,12 +177,78 @@ def run_demo(
     runs_dir = out / f"runs-{time.strftime('%Y%m%d-%H%M%S')}"
     specs = [s for s in HEADLINE_RUNS if runs is None or s.name in runs]
     result = DemoResult(data_dir, prepare_seconds, [])
-    for spec in specs:
-        result.runs.append(
-            run_experiment(spec.name, data_dir, runs_dir, spec.labeled_fraction, spec.row_config, seed, epochs)
-        )
+    if jobs <= 1 or len(specs) <= 1:
+        for spec in specs:
+            result.runs.append(
+                run_experiment(spec.name, data_dir, runs_dir, spec.labeled_fraction, spec.row_config, seed, epochs)
+            )
+    else:
+        done = _train_in_workers(specs, data_dir, runs_dir, seed, epochs, jobs)
+        result.runs.extend(done[spec.name] for spec in specs)  # the table's order, not finishing order
     write_json_atomic(out / "summary.json", result.to_dict())
     return result
+
+
+def _epoch_reporter(name: str, messages):
+    """A Keras callback (built in the worker) that sends `(run, epochs done)` to the parent."""
+    import keras
+
+    class EpochReporter(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            messages.put((name, epoch + 1))
+
+    return EpochReporter()
+
+
+def _worker_run(spec: RunSpec, data_dir: Path, runs_dir: Path, seed: int, epochs: int | None, messages) -> DemoRun:
+    """One headline run in a worker process: trained and evaluated without bars of its own."""
+    from ssvad_keras.runtime import import_tensorflow
+
+    import_tensorflow()  # a spawned process starts bare: TensorFlow's defaults and quiet import first
+    return run_experiment(
+        spec.name, data_dir, runs_dir, spec.labeled_fraction, spec.row_config, seed, epochs,
+        progress=False, callbacks=[_epoch_reporter(spec.name, messages)],
+    )
+
+
+def _train_in_workers(
+    specs: list[RunSpec], data_dir: Path, runs_dir: Path, seed: int, epochs: int | None, jobs: int,
+    worker=_worker_run,
+) -> dict[str, DemoRun]:
+    """Train `specs` in `jobs` spawned processes (TensorFlow does not survive a fork), the
+    longest (semi-supervised) first, with one progress bar per run fed by the workers.
+
+    `worker(spec, data_dir, runs_dir, seed, epochs, messages)` trains one run (a module-level
+    function, so a spawned process can import it) and may put `(name, epochs done)` on `messages`.
+    A worker's exception is raised here once the runs started beside it have finished."""
+    from ssvad_keras.config import load_config
+    from ssvad_keras.progress import progress_bar
+
+    total = epochs or load_config(configs_dir() / "synthetic.toml").train.epochs
+    order = sorted(specs, key=lambda s: s.row_config != "full_method.toml")  # the long run first
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager, progress_bar() as bar:
+        messages = manager.Queue()
+        tasks = {s.name: bar.add_task(s.name, total=total, info="waiting") for s in specs}
+        with ProcessPoolExecutor(max_workers=min(jobs, len(specs)), mp_context=context) as pool:
+            futures = {
+                pool.submit(worker, s, data_dir, runs_dir, seed, epochs, messages): s.name for s in order
+            }
+            pending, finished = set(futures), {}
+            while pending:
+                done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+                for future in done:
+                    run = future.result()  # a worker's error surfaces here, as in a sequential run
+                    finished[run.name] = run
+                    bar.update(tasks[run.name], completed=total, info=f"test v@0.5 {100 * run.test['v@0.5']:.1f}")
+                while True:
+                    try:
+                        name, epochs_done = messages.get_nowait()
+                    except queue.Empty:
+                        break
+                    if name not in finished:
+                        bar.update(tasks[name], completed=epochs_done, info="training")
+    return finished
 
 
 def gap_line(result: DemoResult) -> str:
