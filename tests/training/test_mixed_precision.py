@@ -21,7 +21,9 @@ SCRIPT = textwrap.dedent(
     cfg = tiny_config()
     det = build_detector(config=cfg, num_classes=NUM_CLASSES)
     trainer = SemiSupervisedTrainer(det, NUM_CLASSES, cfg.loss, cfg.train, 4)
-    trainer.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=False)
+    # Eager steps (tracing the step costs ~65 CPU s); the traced mixed-precision step runs in
+    # test_loop.py's resume with --mixed-precision.
+    trainer.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=False, run_eagerly=True)
     parts = trainer.compute_losses(make_batch(), training=True)
     history = trainer.fit(tf.data.Dataset.from_tensors(make_batch()).repeat(2), verbose=0).history
     print(json.dumps({
