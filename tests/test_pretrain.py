@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import tensorflow as tf
 from typer.testing import CliRunner
 
 from ssvad_cli.main import app
@@ -20,10 +21,16 @@ def test_a_short_pretraining_run_writes_loadable_weights_and_its_card(tmp_path):
     cfg = load_config(preset="tiny", overrides=SMALL)
     spec = ClipSpec(4, 2, (36, 48), (32, 32))
     classes = list(VOCABULARIES["pretrain"].class_names)
-    result = pretrain(
-        cfg, lambda seed, start: clip_stream("pretrain", spec, seed, start), classes, tmp_path / "tiny",
-        steps=3, batch_size=2, heldout_clips=4, log_every=2, progress=False,
-    )
+    # Eager steps: tracing the train step costs ~65 CPU s on 2 cores, three eager steps ~15 s
+    # (the traced step runs in every `train()` of tests/training/test_loop.py).
+    tf.config.run_functions_eagerly(True)
+    try:
+        result = pretrain(
+            cfg, lambda seed, start: clip_stream("pretrain", spec, seed, start), classes, tmp_path / "tiny",
+            steps=3, batch_size=2, heldout_clips=4, log_every=2, progress=False,
+        )
+    finally:
+        tf.config.run_functions_eagerly(False)
     card = json.loads(result.card_path.read_text())
     assert card == read_card(result.weights_path)
     assert card["steps"] == 3 and card["clips_seen"] == 6 and len(card["history"]) == 2
