@@ -346,6 +346,13 @@ class TrainConfig(_Section):
         description="Checkpoint-selection metric on the validation split (higher is better): "
         + ", ".join(VALIDATION_METRICS) + ".",
     )
+    keep_checkpoint: Literal["best", "last"] = Field(
+        "best",
+        description="Which model becomes best.keras (what evaluate, export and the demo use): "
+        "'best' = the validated epoch with the highest select_metric; 'last' = the last epoch's "
+        "(the annealed end of a cosine schedule), for validation splits too small to choose on. "
+        "Validation is logged either way.",
+    )
     tensorboard_images: int = Field(2, ge=0, description="Validation clips drawn in TensorBoard.")
 
     @field_validator("validate_every", mode="before")

@@ -356,7 +356,9 @@ def _train_epochs(job: _Run, started: float, progress: bool, callbacks: list) ->
                     logs["validation_seconds"] = time.perf_counter() - tick
                 schedule.update(logs["loss"])
                 tick = time.perf_counter()
-                _save_checkpoints(run, state, trainer, detector, logs, tcfg.select_metric, validates)
+                _save_checkpoints(
+                    run, state, trainer, detector, logs, tcfg.select_metric, validates, tcfg.keep_checkpoint == "last"
+                )
                 logs["save_seconds"] = time.perf_counter() - tick
                 board.scalars(epoch, logs)
                 state.epochs_done = epoch + 1
@@ -439,10 +441,13 @@ def _save_checkpoints(
     logs: dict,
     select_metric: str,
     full_models: bool,
+    keep_last: bool = False,
 ) -> None:
     """The resume checkpoint every epoch; on `full_models` epochs also `last.keras`, and
-    `best.keras` when `select_metric` improved (ties go to the later, longer-trained epoch) or
-    no finite value exists yet (the latest model stands in). Updates `state`'s best fields."""
+    `best.keras` when `select_metric` improved (ties go to the later, longer-trained epoch), no
+    finite value exists yet (the latest model stands in), or `keep_last`
+    (`train.keep_checkpoint = "last"`: every full save). Updates `state`'s best fields; with
+    `keep_last` `best_metric` is the kept epoch's `select_metric`, for the record."""
     _save_atomically(run.weights_path, trainer.save_weights)
     if not full_models:
         return
@@ -452,11 +457,16 @@ def _save_checkpoints(
     for weights, network in alternates.items():
         _save_atomically(run.model_path("last", weights), network.save)
     selected = logs.get(select_metric)
-    improved = selected is not None and math.isfinite(selected) and (
-        state.best_metric is None or selected >= state.best_metric
-    )
-    if improved or state.best_metric is None:
-        state.best_metric = selected if improved else None
+    finite = selected is not None and math.isfinite(selected)
+    improved = finite and (state.best_metric is None or selected >= state.best_metric)
+    if keep_last:
+        keep = True
+        state.best_metric = selected if finite else None
+    else:
+        keep = improved or state.best_metric is None
+        if keep:
+            state.best_metric = selected if improved else None
+    if keep:
         state.best_epoch = len(state.history) + 1
         with atomic_path(run.best_model_path) as tmp:
             shutil.copyfile(run.last_model_path, tmp)
