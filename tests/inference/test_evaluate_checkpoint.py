@@ -85,18 +85,6 @@ def test_model_mode_reports_both_protocols_and_its_files_rescore_identically(
     assert rescored["video_ap"] == report["video_ap"]
 
 
-def test_cli_model_mode_prints_json_with_vmap_only(saved_detector, tiny_synthetic_dataset, tmp_path):
-    path, _, _ = saved_detector
-    result = CliRunner().invoke(
-        app,
-        ["evaluate", "--checkpoint", str(path), "--data", str(tiny_synthetic_dataset),
-         "--protocol", "paper", "--metric", "vmap", "--json", "--quiet"],
-    )
-    assert result.exit_code == 0, result.output
-    payload = json.loads(result.stdout)  # stderr carries the geometry line
-    assert "paper_protocol" in payload and "localization accuracy" in payload["paper_protocol"]["name"]
-
-
 def test_class_mask_modes_decode_the_chosen_class_capsules(saved_detector):
     from ssvad_keras.inference.forward import compiled_forward
 
@@ -126,14 +114,17 @@ def test_class_mask_modes_decode_the_chosen_class_capsules(saved_detector):
     np.testing.assert_allclose(every, decoded(np.ones((3, len(CLASSES)), "float32")), atol=1e-6)
 
 
-def test_cli_class_mask_oracle_is_labelled_and_refused_in_file_mode(saved_detector, tiny_synthetic_dataset, tmp_path):
+def test_cli_model_mode_prints_json_and_labels_the_class_mask_oracle(saved_detector, tiny_synthetic_dataset, tmp_path):
     path, _, _ = saved_detector
     args = ["evaluate", "--checkpoint", str(path), "--data", str(tiny_synthetic_dataset), "--protocol", "paper",
-            "--json", "--quiet"]
+            "--metric", "vmap", "--json", "--quiet"]
     plain = CliRunner().invoke(app, args)
+    assert plain.exit_code == 0, plain.output
+    payload = json.loads(plain.stdout)  # stderr carries the geometry line
+    assert "paper_protocol" in payload and "localization accuracy" in payload["paper_protocol"]["name"]
+    assert payload["class_mask"] == "predicted"
     oracle = CliRunner().invoke(app, [*args, "--class-mask", "ground-truth"])
-    assert plain.exit_code == 0 and oracle.exit_code == 0, oracle.output
-    assert json.loads(plain.stdout)["class_mask"] == "predicted"
+    assert oracle.exit_code == 0, oracle.output
     assert json.loads(oracle.stdout)["class_mask"] == "ground_truth"
     refused = CliRunner().invoke(
         app, ["evaluate", "--annotations", str(tmp_path / "gt.pkl"), "--frame-detections", str(tmp_path / "d.csv"),
