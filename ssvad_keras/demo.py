@@ -64,6 +64,15 @@ class DemoRun:
     train_seconds: float
     val: dict[str, float] = field(default_factory=dict)
     test: dict[str, float] = field(default_factory=dict)
+    kept: str = ""  # which epoch's model was evaluated, in words (`kept_model`)
+
+
+def kept_model(train_config) -> str:
+    """How a run's evaluated model was chosen, from its `TrainConfig`: "last epoch" or
+    "best val v@0.5" (the selection metric without its `val_` prefix)."""
+    if train_config.keep_checkpoint == "last":
+        return "last epoch"
+    return "best val " + train_config.select_metric.removeprefix("val_").replace("map", "-mAP")
 
 
 @dataclass
@@ -71,6 +80,7 @@ class DemoResult:
     data_dir: Path
     prepare_seconds: float
     runs: list[DemoRun]
+    jobs: int = 1  # runs trained at once
 
     def run(self, name: str) -> DemoRun | None:
         return next((r for r in self.runs if r.name == name), None)
@@ -90,10 +100,12 @@ class DemoResult:
             "data_dir": str(self.data_dir),
             "runs": {
                 r.name: {"labeled_fraction": r.labeled_fraction, "run_dir": str(r.run_dir),
-                         "val": r.val, "test": r.test, "train_seconds": round(r.train_seconds, 1)}
+                         "val": r.val, "test": r.test, "train_seconds": round(r.train_seconds, 1),
+                         "kept": r.kept}
                 for r in self.runs
             },
             "gap_closed_v@0.5": self.gap_closed(),
+            "jobs": self.jobs,
         }
 
 
@@ -144,7 +156,7 @@ def run_experiment(
     detector = load_detector(run_dir.best_model_path)
     split = read_split(run_dir.split_path)
     test_ids = read_manifest(data_dir).splits["test"].video_ids
-    run = DemoRun(name, labeled_fraction, result.run_dir, result.seconds)
+    run = DemoRun(name, labeled_fraction, result.run_dir, result.seconds, kept=kept_model(cfg.train))
     run.val = _summary(evaluate_model(detector, data_dir, split["val"], cfg, progress=False))
     run.test = _summary(evaluate_model(detector, data_dir, test_ids, cfg, progress=progress))
     return run
@@ -176,7 +188,7 @@ def run_demo(
     prepare_seconds = prepare_benchmark(data_dir, seed)
     runs_dir = out / f"runs-{time.strftime('%Y%m%d-%H%M%S')}"
     specs = [s for s in HEADLINE_RUNS if runs is None or s.name in runs]
-    result = DemoResult(data_dir, prepare_seconds, [])
+    result = DemoResult(data_dir, prepare_seconds, [], jobs=min(jobs, len(specs)))
     if jobs <= 1 or len(specs) <= 1:
         for spec in specs:
             result.runs.append(
@@ -287,8 +299,10 @@ def render_demo_table(result: DemoResult) -> Table:
             f"{100 * (run.test['accuracy'] or 0):.1f}",
             f"{run.train_seconds:.0f}s",
         )
+    kept = ", ".join(sorted({run.kept for run in result.runs if run.kept})) or "n/a"
+    shared = f"; {result.jobs} runs at a time, so each time is wall clock beside another run" if result.jobs > 1 else ""
     table.caption = (
         f"{gap_line(result)}\ndata: {result.data_dir} (prepared in {result.prepare_seconds:.0f}s); "
-        "best checkpoint per run chosen on val v@0.5"
+        f"model evaluated per run: {kept}{shared}"
     )
     return table

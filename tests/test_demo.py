@@ -5,7 +5,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from ssvad_keras.demo import DemoResult, DemoRun, gap_line, render_demo_table
+from ssvad_keras.config import TrainConfig
+from ssvad_keras.demo import DemoResult, DemoRun, gap_line, kept_model, render_demo_table
 
 
 def _metrics(v05, **more):
@@ -48,3 +49,17 @@ def test_summary_json_holds_every_run_in_fractions():
     run = summary["runs"]["semi-supervised-20"]
     assert set(run["test"]) == {"f@0.2", "f@0.5", "v@0.2", "v@0.5", "accuracy"}
     assert run["test"]["v@0.5"] == 0.3 and run["train_seconds"] == 333.0 and "val" in run
+
+
+def test_the_caption_says_which_model_was_evaluated_and_whether_runs_shared_the_machine():
+    result = _result()
+    for run in result.runs:
+        run.kept = kept_model(TrainConfig(keep_checkpoint="last"))
+    result.jobs = 2
+    console = Console(width=200, record=True)
+    console.print(render_demo_table(result))
+    text = console.export_text()
+    assert "model evaluated per run: last epoch" in text and "2 runs at a time" in text
+    assert kept_model(TrainConfig(select_metric="val_fmap@0.5")) == "best val f-mAP@0.5"
+    summary = result.to_dict()
+    assert summary["jobs"] == 2 and summary["runs"]["supervised-20"]["kept"] == "last epoch"
