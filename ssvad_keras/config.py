@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, ClassVar, Literal, get_args
+from typing import Any, ClassVar, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ssvad_keras.errors import ConfigError
+
+# A config class (`ExperimentConfig`, `VosConfig`) in the generic loaders.
+_ConfigT = TypeVar("_ConfigT", bound=BaseModel)
 
 
 class _Section(BaseModel):
@@ -442,8 +445,23 @@ def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _resolve_file(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """Read a config file with its `base` chain and its preset merged in (file values win)."""
+def _preset_file_tree(name: str) -> dict[str, Any]:
+    """A model preset's whole file as a config tree, naming the preset."""
+    return {**_read_toml(preset_path(name)), "preset": name}
+
+
+def _resolve_file(
+    path: Path,
+    seen: tuple[Path, ...] = (),
+    preset_tree: Callable[[str], dict[str, Any]] = _preset_file_tree,
+) -> dict[str, Any]:
+    """Read a config file with its `base` chain and its preset merged in (file values win).
+
+    Args:
+        path: the TOML file.
+        seen: the files that extend this one (a cycle is an error).
+        preset_tree: what a `preset = "name"` key contributes (the preset's tree).
+    """
     path = path.resolve()
     if path in seen:
         raise ConfigError("config files extend each other in a cycle", path)
@@ -454,13 +472,45 @@ def _resolve_file(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         base_path = Path(base)
         if not base_path.is_absolute():
             base_path = path.parent / base_path
-        merged = _resolve_file(base_path, seen + (path,))
+        merged = _resolve_file(base_path, seen + (path,), preset_tree)
     if "preset" in raw:
         preset = raw["preset"]
         if not isinstance(preset, str):
             raise ConfigError("preset: must be a preset name", path)
-        merged = _merge(merged, _read_toml(preset_path(preset)))
+        merged = _merge(merged, preset_tree(preset))
     return _merge(merged, raw)
+
+
+def config_from_sources(
+    model: type[_ConfigT],
+    path: str | Path | Sequence[str | Path] | None,
+    preset: str | None,
+    overrides: dict[str, Any] | None,
+    preset_tree: Callable[[str], dict[str, Any]] = _preset_file_tree,
+) -> _ConfigT:
+    """Files (each with its `base` chain and preset), then a preset, then dotted overrides,
+    merged in that order and validated as `model`; `load_config` and `load_vos_config`.
+
+    Args:
+        model: the config class (`ExperimentConfig`, `VosConfig`).
+        path: a TOML file, several merged in order (later ones win), or None for the defaults.
+        preset: a model preset applied over the files' own, under `overrides`.
+        overrides: dotted keys; None values are ignored.
+        preset_tree: what a preset contributes (the whole preset file by default).
+
+    Raises:
+        ConfigError: one line naming the file, the field and the problem.
+    """
+    tree: dict[str, Any] = {}
+    source = "<defaults>"
+    paths = [] if path is None else [path] if isinstance(path, (str, Path)) else list(path)
+    for one in paths:
+        # Later files override earlier ones: a dataset file, then an ablation-row file.
+        source = str(one)
+        tree = _merge(tree, _resolve_file(Path(one), preset_tree=preset_tree))
+    if preset is not None:
+        tree = _merge(tree, preset_tree(preset))
+    return _validated(_with_overrides(tree, overrides), source, model)
 
 
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
@@ -500,17 +550,7 @@ def load_config(
     Raises:
         ConfigError: one line naming the file, the field and the problem.
     """
-    tree: dict[str, Any] = {}
-    source = "<defaults>"
-    paths = [] if path is None else [path] if isinstance(path, (str, Path)) else list(path)
-    for one in paths:
-        # Later files override earlier ones: a dataset file, then an ablation-row file.
-        source = str(one)
-        tree = _merge(tree, _resolve_file(Path(one)))
-    if preset is not None:
-        tree = _merge(tree, _read_toml(preset_path(preset)))
-        tree["preset"] = preset
-    return _validated(_with_overrides(tree, overrides), source)
+    return config_from_sources(ExperimentConfig, path, preset, overrides)
 
 
 def override_config(config: ExperimentConfig, overrides: dict[str, Any]) -> ExperimentConfig:
@@ -529,9 +569,10 @@ def _with_overrides(tree: dict[str, Any], overrides: dict[str, Any] | None) -> d
     return tree
 
 
-def _validated(tree: dict[str, Any], source: str) -> ExperimentConfig:
+def _validated(tree: dict[str, Any], source: str, model: type[_ConfigT] = ExperimentConfig) -> _ConfigT:
+    """`tree` validated as `model`; a `ConfigError` naming `source` and the first bad field."""
     try:
-        return ExperimentConfig.model_validate(tree)
+        return model.model_validate(tree)
     except ValidationError as err:
         raise ConfigError(_format_validation_error(err), source) from None
 

@@ -26,20 +26,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ssvad_keras.config import (
     LossConfig,
     ModelConfig,
     TrainConfig,
-    _format_validation_error,
-    _merge,
     _read_toml,
+    _validated,
     _with_overrides,
+    config_from_sources,
     configs_dir,
     preset_path,
 )
-from ssvad_keras.errors import ConfigError
 
 # Checkpoint-selection metrics a VOS run logs on its validation videos.
 SelectMetric = Literal["val_jf", "val_j", "val_f"]
@@ -127,34 +126,13 @@ def _preset_tree(name: str) -> dict[str, Any]:
     return {"model": raw.get("model", {}), "data": data, "preset": name}
 
 
-def _resolve_file(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """A VOS file with its `base` chain and the preset it names merged under it."""
-    path = path.resolve()
-    if path in seen:
-        raise ConfigError("config files extend each other in a cycle", path)
-    raw = _read_toml(path)
-    merged: dict[str, Any] = {}
-    base = raw.pop("base", None)
-    if base is not None:
-        base_path = Path(base) if Path(base).is_absolute() else path.parent / base
-        merged = _resolve_file(base_path, seen + (path,))
-    if "preset" in raw:
-        if not isinstance(raw["preset"], str):
-            raise ConfigError("preset: must be a preset name", path)
-        merged = _merge(merged, _preset_tree(raw["preset"]))
-    return _merge(merged, raw)
-
-
 def override_vos_config(config: VosConfig, overrides: dict[str, Any]) -> VosConfig:
     """`config` with dotted overrides applied and validated.
 
     Raises:
         ConfigError: one line naming the field and the problem.
     """
-    try:
-        return VosConfig.model_validate(_with_overrides(config.model_dump(), overrides))
-    except ValidationError as err:
-        raise ConfigError(_format_validation_error(err), "<overrides>") from None
+    return _validated(_with_overrides(config.model_dump(), overrides), "<overrides>", VosConfig)
 
 
 def load_vos_config(
@@ -173,16 +151,4 @@ def load_vos_config(
     Raises:
         ConfigError: one line naming the file, the field and the problem.
     """
-    tree: dict[str, Any] = {}
-    source = "<defaults>"
-    paths = [] if path is None else [path] if isinstance(path, (str, Path)) else list(path)
-    for one in paths:
-        source = str(one)
-        tree = _merge(tree, _resolve_file(Path(one)))
-    if preset is not None:
-        tree = _merge(tree, _preset_tree(preset))
-    tree = _with_overrides(tree, overrides)
-    try:
-        return VosConfig.model_validate(tree)
-    except ValidationError as err:
-        raise ConfigError(_format_validation_error(err), source) from None
+    return config_from_sources(VosConfig, path, preset, overrides, _preset_tree)
