@@ -45,7 +45,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from ssvad_keras.config import LossConfig, StrongAugmentConfig, TrainConfig
+from ssvad_keras.config import StrongAugmentConfig, TrainConfig
 from ssvad_keras.data.augment import apply_view
 from ssvad_keras.data.strong_augment import draw_strong_view_params, strong_view
 from ssvad_keras.errors import ConfigError
@@ -56,7 +56,7 @@ from ssvad_keras.losses import (
     supervised_localization_loss,
 )
 from ssvad_keras.models.error_recovery import ErrorRecoveryUNet
-from ssvad_keras.training.trainer import SemiSupervisedTrainer
+from ssvad_keras.training.trainer import SemiSupervisedTrainer, require_semi_supervised
 
 WEIGHTS = ("teacher", "student")
 
@@ -157,22 +157,17 @@ class MeanTeacherTrainer(SemiSupervisedTrainer):
 
     def __init__(
         self,
-        detector: keras.Model,
-        num_classes: int,
-        loss_config: LossConfig,
-        train_config: TrainConfig,
-        total_epochs: int,
+        *args,
         strong_augment: StrongAugmentConfig | None = None,
         inference_weights: str = "teacher",
         **kwargs,
     ):
-        if not train_config.semi_supervised:
-            raise ConfigError("train.method = 'mean_teacher' needs train.semi_supervised = true")
+        super().__init__(*args, **kwargs)
         if inference_weights not in WEIGHTS:
             raise ConfigError(f"eval.weights must be one of {WEIGHTS}, got {inference_weights!r}")
-        super().__init__(detector, num_classes, loss_config, train_config, total_epochs, **kwargs)
         self.strong_augment = strong_augment or StrongAugmentConfig()
         self.inference_weights = inference_weights
+        detector, loss_config = self.detector, self.loss_config
         self.teacher = copy_network(detector, "teacher")
         self.teacher_updates = keras.Variable(0, trainable=False, dtype="int64", name="teacher_updates")
         pairs = ema_pairs(self.teacher, detector)
@@ -186,6 +181,11 @@ class MeanTeacherTrainer(SemiSupervisedTrainer):
             self.trackers["error_recovery"] = keras.metrics.Mean(name="error_recovery")
         self._ema_pairs = pairs
         self.trackers["dop"] = keras.metrics.Mean(name="dop")
+
+    @classmethod
+    def check_configs(cls, num_classes: int, train_config: TrainConfig) -> None:
+        """The teacher's targets are for unlabeled clips: semi-supervised training only."""
+        require_semi_supervised("mean_teacher", train_config)
 
     def inference_detector(self) -> keras.Model:
         return self.teacher if self.inference_weights == "teacher" else self.detector

@@ -18,7 +18,7 @@ from keras import ops
 from ssvad_keras.config import LossConfig, TrainConfig
 from ssvad_keras.errors import ConfigError
 from ssvad_keras.losses import pseudo_label_targets, semi_supervised_loss
-from ssvad_keras.training.trainer import SemiSupervisedTrainer
+from ssvad_keras.training.trainer import SemiSupervisedTrainer, require_semi_supervised
 
 
 @keras.saving.register_keras_serializable(package="ssvad")
@@ -39,21 +39,12 @@ class PseudoLabelTrainer(SemiSupervisedTrainer):
 
     unscaled_trackers = (*SemiSupervisedTrainer.unscaled_trackers, "pseudo_labeled")
 
-    def __init__(
-        self,
-        detector: keras.Model,
-        num_classes: int,
-        loss_config: LossConfig,
-        train_config: TrainConfig,
-        total_epochs: int,
-        **kwargs,
-    ):
+    @classmethod
+    def check_configs(cls, num_classes: int, train_config: TrainConfig) -> None:
+        """At least 2 classes (confidence is a class margin) and unlabeled clips to label."""
         if num_classes < 2:
             raise ConfigError("train.method = 'pseudo_label' needs at least 2 classes (confidence is a class margin)")
-        if not train_config.semi_supervised:
-            raise ConfigError("train.method = 'pseudo_label' needs train.semi_supervised = true")
-        super().__init__(detector, num_classes, loss_config, train_config, total_epochs, **kwargs)
-        self.trackers["pseudo_labeled"] = keras.metrics.Mean(name="pseudo_labeled")
+        require_semi_supervised("pseudo_label", train_config)
 
     @staticmethod
     def losses_config(loss_config: LossConfig, train_config: TrainConfig) -> LossConfig:

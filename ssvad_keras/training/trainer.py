@@ -24,6 +24,7 @@ from keras import ops
 
 from ssvad_keras.config import LossConfig, TrainConfig
 from ssvad_keras.data.augment import invert_view, invert_view_spatial
+from ssvad_keras.errors import ConfigError
 from ssvad_keras.layers.capsule_masking import class_mask_inputs
 from ssvad_keras.losses import semi_supervised_loss, sigmoid_rampup
 
@@ -34,6 +35,20 @@ def _all_reduce_sum(value):
     """Sum over the replicas inside `strategy.run`; differentiable (its gradient is all-reduced)."""
     ctx = tf.distribute.get_replica_context()
     return ctx.all_reduce(tf.distribute.ReduceOp.SUM, value)
+
+
+def require_semi_supervised(method: str, train_config: TrainConfig) -> None:
+    """Refuses supervised-only training for a method that needs unlabeled clips.
+
+    Args:
+        method: the `train.method` name, for the message.
+        train_config: `TrainConfig`.
+
+    Raises:
+        ConfigError: `train_config.semi_supervised` is false.
+    """
+    if not train_config.semi_supervised:
+        raise ConfigError(f"train.method = '{method}' needs train.semi_supervised = true")
 
 
 def _distributed() -> bool:
@@ -62,7 +77,8 @@ class SemiSupervisedTrainer(keras.Model):
     of their own), then `after_optimizer_step` runs inside the same compiled step.
     """
 
-    # Trackers that are not shares of a global-batch mean (so not rescaled by the replicas).
+    # Trackers that are not shares of a global-batch mean (so not rescaled by the replicas);
+    # `__init__` makes one `Mean` for each, after the loss trackers.
     unscaled_trackers: tuple[str, ...] = ("ramp_weight",)
 
     def __init__(
@@ -74,6 +90,7 @@ class SemiSupervisedTrainer(keras.Model):
         total_epochs: int,
         **kwargs,
     ):
+        self.check_configs(num_classes, train_config)
         super().__init__(**kwargs)
         self.detector = detector
         self.num_classes = num_classes
@@ -83,7 +100,8 @@ class SemiSupervisedTrainer(keras.Model):
         self.total_epochs = total_epochs
         self.epoch = keras.Variable(0.0, trainable=False, dtype="float32", name="epoch")
         self.trackers = {key: keras.metrics.Mean(name=key) for key in _LOSS_KEYS}
-        self.trackers["ramp_weight"] = keras.metrics.Mean(name="ramp_weight")
+        for key in self.unscaled_trackers:
+            self.trackers[key] = keras.metrics.Mean(name=key)
         self.accuracy = keras.metrics.Mean(name="accuracy")
         # The detector builds its variables on construction; the trainer adds only the epoch
         # counter and trackers, so it is complete (and savable) from here on.
@@ -92,6 +110,19 @@ class SemiSupervisedTrainer(keras.Model):
     @property
     def metrics(self):
         return [*self.trackers.values(), self.accuracy]
+
+    @classmethod
+    def check_configs(cls, num_classes: int, train_config: TrainConfig) -> None:
+        """Refuses a config this method cannot train; runs first in `__init__`. The Pi trainer
+        trains any config; subclasses add their requirements (`require_semi_supervised`).
+
+        Args:
+            num_classes: action classes.
+            train_config: `TrainConfig`.
+
+        Raises:
+            ConfigError: a config the method cannot train.
+        """
 
     @staticmethod
     def losses_config(loss_config: LossConfig, train_config: TrainConfig) -> LossConfig:
