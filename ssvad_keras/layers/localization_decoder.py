@@ -64,6 +64,50 @@ class SubpixelConv3DTranspose(keras.layers.Conv3DTranspose):
         return {**super().get_config(), "kernels": self.kernels}
 
 
+def upsampling_path(decoder, mixed_4f_shape, skip_2c_shape, skip_1a_shape, initializer, upsampler_kwargs):
+    """The built layers from the Mixed_4f grid to the clip, shared by the action and VOS decoders.
+
+    Three stride-2 stages (for the paper's shapes): 4f grid -> 2c -> 1a -> clip, each a
+    `SubpixelConv3DTranspose` on the concatenation of the path so far and a skip (2 * channels
+    inputs); then the spatial dropout and the one-channel `smooth` transposed convolution.
+
+    Args:
+        decoder: the decoder layer: `channels`, `final_channels`, `output_size`, `dropout`,
+            `seed` and `dtype_policy` are read from it.
+        mixed_4f_shape: shape (B, T, H, W, C) of the Mixed_4f features.
+        skip_2c_shape: shape of the Conv3d_2c skip.
+        skip_1a_shape: shape of the Conv3d_1a skip.
+        initializer: kernel initializer of the transposed convolutions.
+        upsampler_kwargs: keyword arguments of the three upsamplers (`dtype`, and `kernels`
+            where the decoder has a CPU-kernel path).
+
+    Returns:
+        (the three upsamplers as a list, the `dropout_3d` layer, the `smooth` layer).
+    """
+    c = decoder.channels
+    common = {"dtype": decoder.dtype_policy}
+    stages = [
+        ("upsample_2c", mixed_4f_shape[1:4], skip_2c_shape[1:4], c, "relu"),
+        ("upsample_1a", skip_2c_shape[1:4], skip_1a_shape[1:4], c, "relu"),
+        ("upsample_clip", skip_1a_shape[1:4], decoder.output_size, decoder.final_channels, None),
+    ]
+    upsamplers = []
+    for name, current, target, filters, activation in stages:
+        strides, kernel = _upsampling_geometry(current, target)
+        layer = SubpixelConv3DTranspose(
+            filters, kernel, strides=strides, padding="same", activation=activation,
+            kernel_initializer=initializer, name=name, **upsampler_kwargs,
+        )
+        layer.build((None, *current, 2 * c))
+        upsamplers.append(layer)
+    dropout_3d = keras.layers.SpatialDropout3D(decoder.dropout, seed=decoder.seed, name="dropout_3d", **common)
+    smooth = keras.layers.Conv3DTranspose(
+        1, 3, padding="same", kernel_initializer=initializer, name="smooth", **common
+    )
+    smooth.build((None, *decoder.output_size, decoder.final_channels))
+    return upsamplers, dropout_3d, smooth
+
+
 def _crop_to(x, size: Sequence[int]):
     """Crop (batch, T, H, W, C) to `size` = (T, H, W) at the end (TF "SAME" puts the excess there)."""
     return x[:, : size[0], : size[1], : size[2], :]
@@ -166,28 +210,9 @@ class LocalizationDecoder(keras.layers.Layer):
         )
         self.skip_1a_projection.build(skip_1a_shape)
 
-        # Three stride-2 stages (for the paper's shapes): 4f grid -> 2c -> 1a -> clip.
-        stages = [
-            ("upsample_2c", mixed_4f_shape[1:4], skip_2c_shape[1:4], c, "relu"),
-            ("upsample_1a", skip_2c_shape[1:4], skip_1a_shape[1:4], c, "relu"),
-            ("upsample_clip", skip_1a_shape[1:4], self.output_size, self.final_channels, None),
-        ]
-        self.upsamplers = []
-        for name, current, target, filters, activation in stages:
-            strides, kernel = _upsampling_geometry(current, target)
-            layer = SubpixelConv3DTranspose(
-                filters, kernel, strides=strides, padding="same", activation=activation,
-                kernel_initializer=up_init, name=name, **switched,
-            )
-            layer.build((None, *current, 2 * c))
-            self.upsamplers.append(layer)
-        self.dropout_3d = keras.layers.SpatialDropout3D(
-            self.dropout, seed=self.seed, name="dropout_3d", **common
+        self.upsamplers, self.dropout_3d, self.smooth = upsampling_path(
+            self, mixed_4f_shape, skip_2c_shape, skip_1a_shape, up_init, switched
         )
-        self.smooth = keras.layers.Conv3DTranspose(
-            1, 3, padding="same", kernel_initializer=up_init, name="smooth", **common
-        )
-        self.smooth.build((None, *self.output_size, self.final_channels))
         self._skip_sizes = (
             tuple(skip_2c_shape[1:4]), tuple(skip_1a_shape[1:4]), self.output_size
         )

@@ -28,6 +28,26 @@ ARCHITECTURE_FIELDS = tuple(
 )
 
 
+def encode_clip(model: keras.Model, clip, training=None):
+    """The encoder pass the action detector and the VOS model share.
+
+    The clip is mapped to `model.pixel_range` ("-1_1": 2x - 1; "0_1": unchanged), run through
+    `model.encoder`, and Mixed_4f goes through `model.feature_dropout` (3D dropout).
+
+    Args:
+        model: a model with `pixel_range`, `encoder` and `feature_dropout`.
+        clip: (batch, T, H, W, 3) pixels in [0, 1].
+        training: passed to the encoder and the dropout.
+
+    Returns:
+        (the encoder's features by endpoint name, Mixed_4f after the dropout).
+    """
+    if model.pixel_range == "-1_1":
+        clip = 2.0 * clip - 1.0
+    features = model.encoder(clip, training=training)
+    return features, model.feature_dropout(features["Mixed_4f"], training=training)
+
+
 @keras.saving.register_keras_serializable(package="ssvad")
 class VideoCapsuleDetector(keras.Model):
     """I3D encoder -> primary capsules -> class capsules with routing -> masked decoder.
@@ -159,11 +179,8 @@ class VideoCapsuleDetector(keras.Model):
     def call(self, inputs, training=None):
         clip, class_mask, use_predicted_mask = self._split_inputs(inputs)
         self._check_clip(clip)
-        if self.pixel_range == "-1_1":
-            clip = 2.0 * clip - 1.0
-        # Encoder; 3D dropout on Mixed_4f, which both routing and the decoder see.
-        features = self.encoder(clip, training=training)
-        mixed_4f = self.feature_dropout(features["Mixed_4f"], training=training)
+        # 3D dropout on Mixed_4f, which both routing and the decoder see.
+        features, mixed_4f = encode_clip(self, clip, training)
         # Time is pooled away before the 2D capsules (a single step for the paper's 8 frames).
         grid = ops.mean(mixed_4f, axis=1)
         poses, activations = self.primary_capsules(grid)

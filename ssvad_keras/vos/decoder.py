@@ -8,7 +8,7 @@ import keras
 from keras import ops
 
 from ssvad_keras.layers.i3d_unit import SameConv3D
-from ssvad_keras.layers.localization_decoder import SubpixelConv3DTranspose, _upsampling_geometry
+from ssvad_keras.layers.localization_decoder import _crop_to, upsampling_path
 
 # Sub-layers shared, name for name and shape for shape, with `LocalizationDecoder`: what an
 # action-detection run initialises.
@@ -21,11 +21,6 @@ PRETRAINED_LAYERS = (
     "upsample_clip",
     "smooth",
 )
-
-
-def _crop_to(x, size: Sequence[int]):
-    """Crop (batch, T, H, W, C) to `size` = (T, H, W) at the end, where TF "SAME" rounds up."""
-    return x[:, : size[0], : size[1], : size[2], :]
 
 
 def _reference_at(reference, size: Sequence[int]):
@@ -149,27 +144,9 @@ class ReferenceMaskDecoder(keras.layers.Layer):
         self.skip_1a_projection = conv("skip_1a_projection", 3, skip_1a_shape)
         self.reference_2c = conv("reference_2c", 3, (None, *skip_2c_shape[1:4], 1), use_bias=False)
         self.reference_1a = conv("reference_1a", 3, (None, *skip_1a_shape[1:4], 1), use_bias=False)
-        stages = [
-            ("upsample_2c", grid_4f, skip_2c_shape[1:4], c, "relu"),
-            ("upsample_1a", skip_2c_shape[1:4], skip_1a_shape[1:4], c, "relu"),
-            ("upsample_clip", skip_1a_shape[1:4], self.output_size, self.final_channels, None),
-        ]
-        self.upsamplers = []
-        for name, current, target, filters, activation in stages:
-            strides, kernel = _upsampling_geometry(current, target)
-            layer = SubpixelConv3DTranspose(
-                filters, kernel, strides=strides, padding="same", activation=activation,
-                kernel_initializer=up_init, name=name, **common,
-            )
-            layer.build((None, *current, 2 * c))
-            self.upsamplers.append(layer)
-        self.dropout_3d = keras.layers.SpatialDropout3D(
-            self.dropout, seed=self.seed, name="dropout_3d", **common
+        self.upsamplers, self.dropout_3d, self.smooth = upsampling_path(
+            self, mixed_4f_shape, skip_2c_shape, skip_1a_shape, up_init, common
         )
-        self.smooth = keras.layers.Conv3DTranspose(
-            1, 3, padding="same", kernel_initializer=up_init, name="smooth", **common
-        )
-        self.smooth.build((None, *self.output_size, self.final_channels))
         # Logit offset of the reference mask itself on every frame ("the object stays where it
         # was"), a learned scale: the decoder starts from copying and learns the motion.
         self.reference_prior = self.add_weight(

@@ -19,6 +19,7 @@ from keras import ops
 from ssvad_keras.config import ModelConfig
 from ssvad_keras.errors import CheckpointError, ConfigError, SsvadError
 from ssvad_keras.layers import I3DEncoder
+from ssvad_keras.models.detector import encode_clip
 from ssvad_keras.run_dir import RunDir
 from ssvad_keras.vos.config import VosConfig
 from ssvad_keras.vos.decoder import ReferenceMaskDecoder
@@ -109,10 +110,7 @@ class MaskPropagationModel(keras.Model):
         clip, reference = inputs["clip"], inputs["reference"]
         if tuple(clip.shape[1:]) != self.clip_shape:
             raise SsvadError(f"clip shape {tuple(clip.shape[1:])} does not match the model's {self.clip_shape}")
-        if self.pixel_range == "-1_1":
-            clip = 2.0 * clip - 1.0
-        features = self.encoder(clip, training=training)
-        mixed_4f = self.feature_dropout(features["Mixed_4f"], training=training)
+        features, mixed_4f = encode_clip(self, clip, training)
         logits = self.decoder(
             mixed_4f, features["Conv3d_2c_3x3"], features["Conv3d_1a_7x7"], reference,
             training=training,
