@@ -190,3 +190,6 @@ def test_the_experiment_files_select_each_method():
     assert [found[n].loss.dop_weight > 0 for n in ("mean_teacher", "mean_teacher_dop")] == [False, True]
     assert found["mean_teacher_dop_eor"].loss.error_recovery and found["mean_teacher_dop_eor"].train.method == "mean_teacher"
     assert found["mean_teacher"].data.augment.probability == 0.5  # a random weak-view flip
+    # The tiny preset's lambda (1.0, chosen for pi) swamped the mean teacher's unramped L2.
+    assert load_config([configs_dir() / "synthetic.toml"]).loss.consistency_weight == 1.0
+    assert {found[n].loss.consistency_weight for n in ("mean_teacher", "mean_teacher_dop", "mean_teacher_dop_eor")} == {0.1}
