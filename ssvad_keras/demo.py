@@ -68,8 +68,8 @@ class DemoRun:
 
 
 def kept_model(train_config) -> str:
-    """How a run's evaluated model was chosen, from its `TrainConfig`: "last epoch" or
-    "best val v@0.5" (the selection metric without its `val_` prefix)."""
+    """How a run's evaluated model was chosen, from its `TrainConfig`: "last epoch" or, for
+    `keep_checkpoint = "best"`, e.g. "best val v-mAP@0.5" (the selection metric, spelled out)."""
     if train_config.keep_checkpoint == "last":
         return "last epoch"
     return "best val " + train_config.select_metric.removeprefix("val_").replace("map", "-mAP")

@@ -214,12 +214,9 @@ def _compact_clip(serialized: tf.Tensor, r: tf.Tensor, data_cfg: DataConfig, lab
     )
     real = indices >= 0  # False on an end-of-video clip's zero padding
     indices = tf.maximum(indices, 0)
-    clip = {
-        "jpegs": tf.gather(video["frames"], indices),
-        "stored_hw": video["stored_hw"],
-        "r": r,
-        "real": tf.cast(real, tf.uint8),
-    }
+    clip = {"jpegs": tf.gather(video["frames"], indices), "stored_hw": video["stored_hw"], "r": r}
+    if data_cfg.end_clip_probability > 0.0:  # only then can a frame be padding
+        clip["real"] = tf.cast(real, tf.uint8)
     if labeled:
         clip.update(
             mask_pngs=tf.gather(video["masks"], indices),
@@ -238,8 +235,10 @@ def _two_view_clip(clip: Mapping[str, tf.Tensor], data_cfg: DataConfig, labeled:
     r = clip["r"]
     t, (h, w) = data_cfg.clip_length, data_cfg.input_size
     window = _window(clip, data_cfg, data_cfg.train_crop, _seed(r, 1))
-    real = tf.reshape(clip["real"], [t, 1, 1, 1])
-    pixels = decode_frames(clip["jpegs"], window) * real  # padding frames are black, as in evaluation
+    pixels = decode_frames(clip["jpegs"], window)
+    real = tf.reshape(clip["real"], [t, 1, 1, 1]) if "real" in clip else None
+    if real is not None:
+        pixels = pixels * real  # padding frames are black, as in evaluation
     aug = data_cfg.augment
     draws = tf.random.stateless_uniform([4], seed=_seed(r, 2))
     hflip = tf.logical_and(aug.hflip, draws[0] < aug.probability)
@@ -247,7 +246,9 @@ def _two_view_clip(clip: Mapping[str, tf.Tensor], data_cfg: DataConfig, labeled:
     brightness = (2.0 * draws[2] - 1.0) * aug.brightness
     contrast = 1.0 + (2.0 * draws[3] - 1.0) * aug.contrast
     if labeled:
-        mask = tf.cast(_ground_truth_masks(clip, window), tf.uint8) * real
+        mask = tf.cast(_ground_truth_masks(clip, window), tf.uint8)
+        if real is not None:
+            mask = mask * real
         label, frame_valid = clip["label"], clip["frame_valid"]
     else:
         # Unlabeled clips never carry ground truth: the stream never even parses it.
