@@ -162,12 +162,15 @@ def run_experiment(
     return run
 
 
-def prepare_benchmark(data_dir: Path, seed: int = 0, labeled=(LABELED_FRACTION, 1.0)) -> float:
-    """Generate (or reuse) the default benchmark with box ground truth; returns the seconds."""
+def prepare_benchmark(
+    data_dir: Path, seed: int = 0, labeled=(LABELED_FRACTION, 1.0), workers: int = 1
+) -> float:
+    """Generate (or reuse) the default benchmark with box ground truth; returns the seconds.
+    `workers` processes render the videos (the bytes written do not depend on it)."""
     from tfrecords_tools.synthetic import generate_synthetic
 
     start = time.perf_counter()
-    generate_synthetic(data_dir, seed=seed, annotation=ANNOTATION, labeled=list(labeled))
+    generate_synthetic(data_dir, seed=seed, annotation=ANNOTATION, labeled=list(labeled), workers=workers)
     return time.perf_counter() - start
 
 
@@ -185,7 +188,7 @@ def run_demo(
 
     out = Path(out)
     data_dir = out / f"data-{ANNOTATION}"
-    prepare_seconds = prepare_benchmark(data_dir, seed)
+    prepare_seconds = prepare_benchmark(data_dir, seed, workers=max(1, jobs))
     runs_dir = out / f"runs-{time.strftime('%Y%m%d-%H%M%S')}"
     specs = [s for s in HEADLINE_RUNS if runs is None or s.name in runs]
     result = DemoResult(data_dir, prepare_seconds, [], jobs=min(jobs, len(specs)))

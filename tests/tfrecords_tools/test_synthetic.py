@@ -137,6 +137,17 @@ def test_generated_dataset_round_trips_and_reruns_are_no_ops(tmp_path):
     assert json.loads((out / "dataset.json").read_text())["checksums"] == manifest["checksums"]
 
 
+def test_rendering_in_two_worker_processes_writes_the_same_bytes(tmp_path):
+    options = dict(seed=4, num_train=6, num_test=2, frame_size=(24, 32), annotation="boxes", progress=False)
+    generate_synthetic(tmp_path / "one", **options)
+    generate_synthetic(tmp_path / "two", workers=2, **options)
+    one = json.loads((tmp_path / "one" / "dataset.json").read_text())
+    two = json.loads((tmp_path / "two" / "dataset.json").read_text())
+    assert one["checksums"] == two["checksums"] and one["splits"] == two["splits"]
+    for name in one["checksums"]:
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+
+
 def test_shared_tiny_dataset_fixture_has_a_default_split(tiny_synthetic_dataset):
     manifest = json.loads((tiny_synthetic_dataset / "dataset.json").read_text())
     assert manifest["splits"]["train"]["num_videos"] == 10 and manifest["frame_size"] == [32, 32]
