@@ -242,6 +242,12 @@ class LossConfig(_Section):
     ramp_epochs: int | None = Field(
         None, ge=1, description="Length of the exp(-5(1-t)^2) ramp of w; None = all epochs."
     )
+    consistency_ramp: bool = Field(
+        False,
+        description="Multiply the whole consistency term (Eq. 9) by the sigmoid ramp-up of "
+        "`ramp_epochs`, as Stable Mean Teacher's released code does (`wt_cons x cons x wt_ramp`); "
+        "off = the paper's Eq. 9, where only the temporal-coherence weight w is ramped.",
+    )
     dop_weight: float = Field(
         0.0, ge=0.0,
         description="Mean teacher: weight of the difference-of-pixels term (L2 between the temporal "

@@ -165,6 +165,7 @@ def semi_supervised_loss(
     *,
     all_reduce_sum: Callable[[Any], Any] | None = None,
     extra_loc_consistency=None,
+    consistency_ramp_weight=None,
 ) -> dict[str, Any]:
     """All loss components of one training batch and their total (Eq. 7-9).
 
@@ -186,6 +187,8 @@ def semi_supervised_loss(
         extra_loc_consistency: an additional localization-consistency term (a float32 scalar,
             a mean over this replica's clips, e.g. the mean teacher's difference of pixels),
             added to L_loc_const before its distributed share is taken; None adds nothing.
+        consistency_ramp_weight: a factor in [0, 1] on lambda (Eq. 9), for `loss_cfg.consistency_ramp`
+            (Stable Mean Teacher ramps its whole consistency loss); None = 1.
 
     Returns:
         Dict of float32 scalars: `margin`, `bce`, `dice` (raw supervised terms), `cls` and
@@ -246,7 +249,10 @@ def semi_supervised_loss(
         loss_cfg.cls_consistency_weight * cls_consistency
         + loss_cfg.loc_consistency_weight * loc_consistency
     )  # Eq. 8
-    total = labeled_loss + loss_cfg.consistency_weight * consistency  # Eq. 9
+    weight = loss_cfg.consistency_weight
+    if consistency_ramp_weight is not None:
+        weight = weight * ops.cast(consistency_ramp_weight, "float32")
+    total = labeled_loss + weight * consistency  # Eq. 9
     return {
         "margin": margin,
         "bce": bce,

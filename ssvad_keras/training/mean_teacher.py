@@ -255,7 +255,8 @@ class MeanTeacherTrainer(SemiSupervisedTrainer):
                 toward_refined += localization_consistency_loss(student["loc_logits"], refined, cfg, ramp)
             extra = extra + dop_ramp * toward_refined
         components = semi_supervised_loss(
-            student, teacher, targets, cfg, ramp, all_reduce_sum=all_reduce, extra_loc_consistency=extra
+            student, teacher, targets, cfg, ramp, all_reduce_sum=all_reduce, extra_loc_consistency=extra,
+            consistency_ramp_weight=self.consistency_ramp_weight(ramp),
         )
         if eor_loss is not None:
             components["loss"] = components["loss"] + eor_loss

@@ -186,6 +186,10 @@ class SemiSupervisedTrainer(keras.Model):
         length = ramp_epochs or self.loss_config.ramp_epochs or self.total_epochs
         return sigmoid_rampup(self.epoch, float(length))
 
+    def consistency_ramp_weight(self, ramp):
+        """The factor on lambda: `ramp` under `loss.consistency_ramp`, else None (no factor)."""
+        return ramp if self.loss_config.consistency_ramp else None
+
     @staticmethod
     def all_reduce():
         """`_all_reduce_sum` under `tf.distribute` with several replicas, else None."""
@@ -210,7 +214,8 @@ class SemiSupervisedTrainer(keras.Model):
         original, augmented = self._forward(batch, training)
         ramp = self.ramp_weight()
         components = semi_supervised_loss(
-            original, augmented, batch, self.loss_config, ramp, all_reduce_sum=self.all_reduce()
+            original, augmented, batch, self.loss_config, ramp, all_reduce_sum=self.all_reduce(),
+            consistency_ramp_weight=self.consistency_ramp_weight(ramp),
         )
         components["ramp_weight"] = ramp
         return components, original["class_scores"]

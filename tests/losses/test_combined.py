@@ -172,3 +172,15 @@ def test_runs_inside_tf_function_with_a_tensor_ramp():
 
     eager = semi_supervised_loss(out, aug, batch, cfg, 0.3)["loss"]
     assert _value(total(tf.constant(0.3))) == pytest.approx(_value(eager), rel=1e-5)
+
+
+def test_consistency_ramp_weight_scales_only_the_consistency_term():
+    out, aug, batch = _batch(7)
+    cfg = LossConfig(consistency_weight=0.6, consistency_ramp=True)
+    plain = semi_supervised_loss(out, aug, batch, cfg, 0.5)
+    ramped = semi_supervised_loss(out, aug, batch, cfg, 0.5, consistency_ramp_weight=0.25)
+    for key in ("labeled", "consistency", "cls_consistency", "loc_consistency"):
+        assert _value(ramped[key]) == pytest.approx(_value(plain[key]), rel=1e-6)
+    expected = _value(plain["labeled"]) + 0.6 * 0.25 * _value(plain["consistency"])
+    assert _value(ramped["loss"]) == pytest.approx(expected, rel=1e-5)
+    assert _value(plain["consistency"]) > 0.0  # the ramp had something to scale

@@ -193,3 +193,26 @@ def test_the_experiment_files_select_each_method():
     # The tiny preset's lambda (1.0, chosen for pi) swamped the mean teacher's unramped L2.
     assert load_config([configs_dir() / "synthetic.toml"]).loss.consistency_weight == 1.0
     assert {found[n].loss.consistency_weight for n in ("mean_teacher", "mean_teacher_dop", "mean_teacher_dop_eor")} == {0.1}
+
+
+@pytest.mark.parametrize("method", ["pi", "mean_teacher"])
+def test_consistency_ramp_multiplies_lambda_by_the_sigmoid_ramp(method):
+    overrides = {"train.method": method, "loss.consistency_weight": 1.0, "model.encoder_dropout": 0.0,
+                 "model.decoder_dropout": 0.0, "train.epochs": 4}
+    batch = make_batch(4, labeled=(1, 0, 1, 0))
+    parts = {}
+    for ramped in (False, True):
+        config = tiny_config(**overrides, **{"loss.consistency_ramp": ramped})
+        keras.utils.set_random_seed(3)
+        trainer = build_trainer(config, build_detector(config=config, num_classes=NUM_CLASSES), NUM_CLASSES)
+        trainer.epoch.assign(1.0)  # sigmoid ramp exp(-5 (1 - 1/4)^2) = 0.06
+        for variable in trainer.detector.trainable_variables:  # a student unlike its teacher
+            variable.assign(variable * 1.2)
+        parts[ramped] = {k: float(v) for k, v in trainer.compute_losses(batch, training=False).items()}
+    ramp = parts[True]["ramp_weight"]
+    assert ramp == pytest.approx(np.exp(-5 * 0.75**2), rel=1e-5)
+    assert parts[True]["consistency"] == pytest.approx(parts[False]["consistency"], rel=1e-5)
+    assert parts[False]["loss"] == pytest.approx(parts[False]["labeled"] + parts[False]["consistency"], rel=1e-5)
+    assert parts[True]["loss"] == pytest.approx(parts[True]["labeled"] + ramp * parts[True]["consistency"], rel=1e-5)
+    removed = parts[False]["loss"] - parts[True]["loss"]  # what the ramp took off the total
+    assert parts[True]["consistency"] > 1e-4 and removed == pytest.approx((1 - ramp) * parts[True]["consistency"], rel=1e-2)
