@@ -6,8 +6,12 @@ masks are decoded with OpenCV and Pillow and resized to the model's input once, 
 
 Training clips are T consecutive stored frames; the first is the reference frame, whose mask
 of one object is the model's second input:
-- a labeled clip starts on any annotated frame where its object is present; its targets are the
-  object's masks on the clip's annotated frames (`frame_valid` marks them);
+- a labeled clip starts on any annotated frame where its object is present and a later annotated
+  frame falls inside the clip; its targets are the object's masks on the clip's annotated frames
+  after the reference frame (`frame_valid` marks them). The reference frame itself is not a
+  target: its mask is the input, copying it scores perfectly, and propagation never uses the
+  model's output there (YouTube-VOS annotates every 5th stored frame, so an 8-frame clip from an
+  annotated frame has one target frame, its 6th);
 - an unlabeled clip starts on its object's first-appearance frame and uses that mask only: what
   the task itself gives at test time. It has no targets.
 Clips running past a video's end repeat its last frame (not counted in `frame_valid`).
@@ -165,15 +169,18 @@ class ClipSample:
     labeled: bool
 
 
-def labeled_samples(videos: Sequence[VosVideo], indices: Sequence[int]) -> list[ClipSample]:
-    """A clip per (object, annotated frame where it is present, but not a video's last frame)."""
+def labeled_samples(videos: Sequence[VosVideo], indices: Sequence[int], length: int) -> list[ClipSample]:
+    """A clip per (object, annotated frame where it is present) whose `length` frames hold a
+    later annotated frame of the video: the clip's target (the object's mask there, empty once
+    it has left)."""
     samples = []
     for v in indices:
         video = videos[v]
         position = {stem: i for i, stem in enumerate(video.stems)}
+        annotated = sorted(position[s] for s in video.annotated)
         for object_id, stems in sorted(video.appearances.items()):
             samples += [ClipSample(v, object_id, position[s], True) for s in stems
-                        if position[s] < len(video.stems) - 1]
+                        if any(0 < a - position[s] < length for a in annotated)]
     return samples
 
 
@@ -201,7 +208,7 @@ def make_clip(video: VosVideo, sample: ClipSample, length: int, size: tuple[int,
     if sample.labeled:
         for t, index in enumerate(indices):
             stem = video.stems[index]
-            if stem in annotated and (t == 0 or index != indices[t - 1]):
+            if stem in annotated and t > 0 and index != indices[t - 1]:
                 mask[t, ..., 0] = object_mask(video, stem, sample.object_id, size)
                 valid[t] = 1.0
     return {

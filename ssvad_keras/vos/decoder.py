@@ -63,12 +63,19 @@ class ReferenceMaskDecoder(keras.layers.Layer):
        every position's features to the object's and the background's mean feature under it
        -> 1x3x3 conv + ReLU (`reference_4f`, in place of the capsule branch); concat
        ReLU(1x3x3 conv of `Mixed_4f`) -> transposed 3D conv + ReLU to the `Conv3d_2c_3x3` size;
-    2. concat ReLU(3x3x3 conv of the `Conv3d_2c_3x3` skip + 3x3x3 conv of the resized mask)
-       -> transposed 3D conv + ReLU to the `Conv3d_1a_7x7` size;
-    3. concat ReLU(3x3x3 conv of the `Conv3d_1a_7x7` skip + 3x3x3 conv of the resized mask)
-       -> transposed 3D conv to the clip's size, 3D dropout, 3x3x3 transposed conv to 1
-       channel; plus a learned multiple of the reference mask (`reference_prior`, "the object
-       stays where it was", so training starts from copying the mask): the mask logits.
+    2. concat ReLU(3x3x3 conv of the `Conv3d_2c_3x3` skip + 3x3x3 conv of the resized mask and
+       the skip's own two similarity maps) -> transposed 3D conv + ReLU to the `Conv3d_1a_7x7`
+       size;
+    3. concat ReLU(3x3x3 conv of the `Conv3d_1a_7x7` skip + 3x3x3 conv of the resized mask and
+       the skip's two similarity maps) -> transposed 3D conv to the clip's size, 3D dropout,
+       3x3x3 transposed conv to 1 channel; plus a learned multiple of the reference mask
+       (`reference_prior`, "the object stays where it was", so training starts from copying
+       the mask): the mask logits.
+    The similarity maps at the skips say, at 1/4 and 1/2 of the input's resolution and on every
+    frame, what looks like the object: without them the only appearance match is at the
+    `Mixed_4f` grid (4x4 cells for a 64x64 input), and the fine levels can only shift the mask
+    by a 3x3x3 kernel's reach, so a decoder cannot follow an object that moves its own width
+    within a clip (docs/vos.md, "Looking at why it did not learn").
     Adding a convolution of the mask inside a projection's ReLU is the same as concatenating
     the mask to the skip as one more input channel of the projection; keeping those weights in
     their own layers (`reference_2c`, `reference_1a`) leaves every layer in
@@ -142,8 +149,9 @@ class ReferenceMaskDecoder(keras.layers.Layer):
         # Skip projections without their ReLU: it comes after the mask term is added.
         self.skip_2c_projection = conv("skip_2c_projection", 3, skip_2c_shape)
         self.skip_1a_projection = conv("skip_1a_projection", 3, skip_1a_shape)
-        self.reference_2c = conv("reference_2c", 3, (None, *skip_2c_shape[1:4], 1), use_bias=False)
-        self.reference_1a = conv("reference_1a", 3, (None, *skip_1a_shape[1:4], 1), use_bias=False)
+        # The mask and its two similarity maps at each skip's grid.
+        self.reference_2c = conv("reference_2c", 3, (None, *skip_2c_shape[1:4], 3), use_bias=False)
+        self.reference_1a = conv("reference_1a", 3, (None, *skip_1a_shape[1:4], 3), use_bias=False)
         self.upsamplers, self.dropout_3d, self.smooth = upsampling_path(
             self, mixed_4f_shape, skip_2c_shape, skip_1a_shape, up_init, common
         )
@@ -169,13 +177,16 @@ class ReferenceMaskDecoder(keras.layers.Layer):
         similarity = _prototype_similarity(mixed_4f, mask_4f)
         x = self.reference_4f(ops.concatenate([mask_4f, similarity], axis=-1))
         x = ops.concatenate([x, self.mixed_4f_projection(mixed_4f)], axis=-1)
-        # Up to each skip; the skip's projection sees the mask at its resolution.
+        # Up to each skip; the skip's projection sees the mask at its resolution and what looks
+        # like the object in the skip's own features.
         for upsampler, skip, projection, embedding, size in (
             (self.upsamplers[0], skip_2c, self.skip_2c_projection, self.reference_2c, size_2c),
             (self.upsamplers[1], skip_1a, self.skip_1a_projection, self.reference_1a, size_1a),
         ):
             x = _crop_to(upsampler(x), size)
-            skip_features = ops.relu(projection(skip) + embedding(_reference_at(reference, size)))
+            mask = _reference_at(reference, size)
+            cue = ops.concatenate([mask, _prototype_similarity(skip, mask)], axis=-1)
+            skip_features = ops.relu(projection(skip) + embedding(cue))
             x = ops.concatenate([x, skip_features], axis=-1)
         # Up to the clip's size, no activation; channel dropout; 1-channel smoothing conv.
         x = _crop_to(self.upsamplers[2](x), self.output_size)

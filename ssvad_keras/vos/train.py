@@ -5,8 +5,10 @@ same layout as `RunDir`), the seeded labeled / unlabeled / validation split of t
 videos (`ssvad_keras.data.splits.make_split`), epoch by epoch a seeded pass of `epoch_batches`
 through `VosTrainer.fit` with rich progress and the non-finite guard, validation J&F on the
 held-out training videos (propagated from their first annotated appearance; the valid split
-never chooses checkpoints), the plateau schedule, TensorBoard scalars and overlays, and atomic
-checkpoints that `--resume` continues from.
+never chooses checkpoints), the learning-rate schedule (`train.lr_schedule`: plateau or
+cosine, `training.schedules.build_schedule`), TensorBoard scalars and overlays, and atomic
+checkpoints that `--resume` continues from (`train.keep_checkpoint`: the best validated epoch's
+model or the last one becomes `best.keras`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from ssvad_keras.training.callbacks import (
     mask_overlay_images,
 )
 from ssvad_keras.training.loop import TrainResult, _save_atomically
-from ssvad_keras.training.schedules import PlateauSchedule
+from ssvad_keras.training.schedules import build_schedule
 from ssvad_keras.vos.config import VosConfig, load_vos_config, override_vos_config
 from ssvad_keras.vos.data import (
     ClipSample,
@@ -169,7 +171,7 @@ def train_vos(
     train_ids = sorted(set(split["labeled"]) | set(split["unlabeled"]))
     videos = read_vos_split(data_dir / "train", train_ids)
     position = {v.video_id: i for i, v in enumerate(videos)}
-    labeled = labeled_samples(videos, [position[v] for v in split["labeled"]])
+    labeled = labeled_samples(videos, [position[v] for v in split["labeled"]], dcfg.clip_length)
     unlabeled = unlabeled_samples(videos, [position[v] for v in split["unlabeled"]])
     steps = tcfg.steps_per_epoch or steps_per_epoch(len(labeled), len(unlabeled), dcfg)
     if not tcfg.semi_supervised:
@@ -182,10 +184,7 @@ def train_vos(
     )
     model = build_vos_model(fresh)
     trainer = VosTrainer(model, config.loss, tcfg, total_epochs=tcfg.epochs, hflip=dcfg.hflip)
-    schedule = (
-        PlateauSchedule.from_state(state.schedule) if state.schedule
-        else PlateauSchedule(tcfg.learning_rate, tcfg.lr_factor, tcfg.lr_patience, tcfg.min_learning_rate)
-    )
+    schedule = build_schedule(tcfg, state.schedule)  # train.lr_schedule: plateau or cosine
     optimizer = keras.optimizers.Adam(schedule.learning_rate, epsilon=tcfg.adam_epsilon)
     trainer.compile(optimizer=optimizer, jit_compile=tcfg.jit_compile,
                     run_eagerly=config.vos.run_eagerly)
@@ -249,19 +248,27 @@ def train_vos(
 
 
 def _finish_epoch(run, state, schedule, logs, epoch, tcfg, trainer, model) -> None:
-    """Record the epoch, write the checkpoints atomically, keep the best model."""
+    """Record the epoch, write the checkpoints atomically, keep the best model (or, with
+    `train.keep_checkpoint = "last"`, every epoch's as `best.keras`)."""
     selected = logs.get(tcfg.select_metric)
     state.epochs_done = epoch + 1
     state.schedule = schedule.state_dict()
     state.history.append(logs)
     _save_atomically(run.weights_path, trainer.save_weights)
     _save_atomically(run.last_model_path, model.save)
-    # Ties go to the later (longer-trained) epoch.
-    is_best = selected is not None and math.isfinite(selected) and (
-        state.best_metric is None or selected >= state.best_metric
-    )
-    if is_best or (state.best_metric is None and selected is None):
-        state.best_metric = selected
+    finite = selected is not None and math.isfinite(selected)
+    if tcfg.keep_checkpoint == "last":
+        # The last epoch's model (the annealed end of a cosine schedule); its metric for the record.
+        keep = True
+        state.best_metric = selected if finite else None
+    else:
+        # Ties go to the later (longer-trained) epoch.
+        keep = (finite and (state.best_metric is None or selected >= state.best_metric)) or (
+            state.best_metric is None and selected is None
+        )
+        if keep:
+            state.best_metric = selected
+    if keep:
         state.best_epoch = epoch + 1
         _save_atomically(run.best_model_path, model.save)
     state.finished = state.epochs_done == tcfg.epochs

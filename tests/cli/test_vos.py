@@ -24,10 +24,22 @@ def _run(monkeypatch, capsys, *args):
     return exit_info.value.code, out.out, out.err
 
 
+# 6-frame clips: a labeled clip needs a later annotated frame (every 5th) inside it. Two epochs
+# of one step: the cosine schedule's second epoch.
+CLI_OVERRIDES = {
+    **TINY_VOS_OVERRIDES,
+    "data.clip_length": 6,
+    "train.epochs": 2,
+    "train.steps_per_epoch": 1,
+    "train.lr_schedule": "cosine",
+    "train.min_learning_rate": 0.0,
+}
+
+
 def _tiny_config(path):
     """The semi-supervised 10 % file with the tiny test sizes on top."""
     tree: dict = {"base": str(vos_configs_dir() / "semi_supervised_10.toml")}
-    for dotted, value in TINY_VOS_OVERRIDES.items():
+    for dotted, value in CLI_OVERRIDES.items():
         section, key = dotted.split(".")
         tree.setdefault(section, {})[key] = value
     path.write_text(to_toml(tree))
@@ -41,8 +53,11 @@ def test_train_predict_evaluate(tiny_vos_dataset, tmp_path, monkeypatch, capsys)
                         "--out", run, "--quiet")
     assert code == 0, err
     state = json.loads((run / "state.json").read_text())
-    assert state["epochs_done"] == 1 and state["select_metric"] == "val_jf"
+    assert state["epochs_done"] == 2 and state["select_metric"] == "val_jf"
     assert {"bce", "dice", "loc_consistency", "val_jf"} <= set(state["history"][0])
+    # train.lr_schedule = "cosine": half the rate in the second of two epochs.
+    first, second = (epoch["learning_rate"] for epoch in state["history"])
+    assert second == pytest.approx(first / 2) and state["schedule"]["kind"] == "cosine"
     assert (run / "best.keras").is_file() and any((run / "logs").iterdir())
 
     code, _, err = _run(monkeypatch, capsys, "vos", "predict", "--checkpoint", run, "--data", data,

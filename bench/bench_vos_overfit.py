@@ -1,0 +1,269 @@
+"""Can the VOS model learn at all? Overfit a few fixed labeled VOS clips.
+
+Run this first whenever VOS training does not beat copying the first mask. The VOS model (preset
+`tiny` by default, its `model.encoder_weights` as the preset says) trains on the same `--clips`
+labeled clips at every step until its training Dice loss is below 0.2 and every clip's IoU is at
+least 0.7, within `--steps` steps. It prints one line and exits non-zero on FAIL:
+
+    vos overfit: 8 clips, tiny preset: dice loss 0.08, min clip IoU 0.74, mean 0.86 (copy 0.31) at step 160 of 400 (95 s) PASS
+
+- The clips are the training clips `ssvad vos train` makes (`ssvad_keras.vos.data.make_clip`:
+  the real decoding, resizing, reference mask and targets), one video each, each starting on the
+  first annotated frame of its first object that leaves a later annotated frame inside the clip,
+  then reused unchanged.
+- Training is the project's own `VosTrainer.train_step`, supervised only
+  (`train.semi_supervised = false`): BCE + Dice on the clips' annotated frames.
+- Dropout is off (`model.encoder_dropout = model.decoder_dropout = 0`): the check asks whether
+  the network and losses can fit, not whether they generalise.
+- "dice loss" is the Dice loss tracker of `train_step` averaged over the last `--check-every`
+  steps. A clip's IoU is |P & G| / |P | G| over its annotated frames after the reference frame
+  (the reference frame is the input), P = (probability >= 0.5) in inference mode, G the ground
+  truth; "copy" is the same IoU for the reference mask copied onto those frames, the bar a
+  propagation model has to clear.
+
+Data: `--data DIR` (a dataset root in the YouTube-VOS layout; clips from its `train/`) or, by
+default, a small built-in synthetic VOS benchmark generated in a temporary folder. `--png DIR`
+writes, per clip, its frames with the reference (top), ground truth (middle) and prediction
+(bottom) for a look.
+
+Run: `.venv/bin/python bench/bench_vos_overfit.py [--data DIR] [--clips 8] [--steps 400] [--lr 1e-3]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DICE_TARGET = 0.2
+IOU_TARGET = 0.7
+
+
+@dataclass
+class VosOverfitResult:
+    """What `run_vos_overfit` measured at the last check (the first one that passed, if any)."""
+
+    clips: int
+    preset: str
+    steps: int
+    step: int
+    dice: float
+    clip_iou: np.ndarray
+    copy_iou: np.ndarray
+    seconds: float
+
+    @property
+    def passed(self) -> bool:
+        return self.dice < DICE_TARGET and bool(np.all(self.clip_iou >= IOU_TARGET))
+
+    def line(self) -> str:
+        verdict = "PASS" if self.passed else "FAIL"
+        return (
+            f"vos overfit: {self.clips} clips, {self.preset} preset: dice loss {self.dice:.2f}, min clip "
+            f"IoU {self.clip_iou.min():.2f}, mean {self.clip_iou.mean():.2f} (copy {self.copy_iou.mean():.2f}) "
+            f"at step {self.step} of {self.steps} ({self.seconds:.0f} s) {verdict}"
+        )
+
+
+def vos_overfit_config(preset: str, clips: int, lr: float, seed: int, overrides: dict[str, Any] | None = None):
+    """The preset's VOS config with dropout off, supervised only, `clips` labeled clips per batch."""
+    from ssvad_keras.vos.config import load_vos_config
+
+    return load_vos_config(
+        preset=preset,
+        overrides={
+            "model.encoder_dropout": 0.0,
+            "model.decoder_dropout": 0.0,
+            "train.semi_supervised": False,
+            "train.learning_rate": lr,
+            "train.seed": seed,
+            "data.labeled_per_batch": clips,
+            "data.unlabeled_per_batch": 0,
+            **(overrides or {}),
+        },
+    )
+
+
+def fixed_vos_clips(split_dir: Path, config, clips: int) -> dict[str, np.ndarray]:
+    """One batch of `clips` labeled clips, one per video (see the module docstring)."""
+    from ssvad_keras.errors import DataError
+    from ssvad_keras.vos.data import ClipSample, make_clip, read_vos_split
+
+    length, size = config.data.clip_length, tuple(config.data.input_size)
+    chosen = []
+    for video in read_vos_split(split_dir):
+        position = {stem: i for i, stem in enumerate(video.stems)}
+        candidates = [
+            (object_id, position[stem])
+            for object_id, stems in sorted(video.appearances.items())
+            for stem in stems
+            if any(0 < position[s] - position[stem] < length for s in stems)
+        ]
+        if candidates:
+            object_id, start = candidates[0]
+            chosen.append(make_clip(video, ClipSample(0, object_id, start, True), length, size))
+        if len(chosen) == clips:
+            break
+    if len(chosen) < clips:
+        raise DataError(
+            f"{len(chosen)} videos hold an object annotated twice within {length} frames, fewer than "
+            f"--clips {clips}", split_dir,
+        )
+    return {key: np.stack([c[key] for c in chosen]) for key in chosen[0]}
+
+
+def later_frame_iou(probs: np.ndarray, batch: dict[str, np.ndarray], threshold: float = 0.5) -> tuple:
+    """(B,) IoU of the prediction and of the copied reference over each clip's annotated frames
+    after the first (1.0 when both are empty)."""
+    valid = batch["frame_valid"].copy()
+    valid[:, 0] = 0.0
+    valid = valid[:, :, None, None, None] > 0.5
+    gt = (batch["mask"] > 0.5) & valid
+    copied = np.broadcast_to(batch["reference"][:, None] > 0.5, gt.shape) & valid
+
+    def iou(pred):
+        pred = pred & valid
+        inter = np.logical_and(pred, gt).sum(axis=(1, 2, 3, 4))
+        union = np.logical_or(pred, gt).sum(axis=(1, 2, 3, 4))
+        return np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+
+    return iou(probs >= threshold), iou(copied)
+
+
+def write_vos_pngs(out_dir: Path, batch: dict[str, np.ndarray], probs: np.ndarray, threshold: float = 0.5) -> None:
+    """Per clip: its T frames with the reference tinted blue (top), the ground truth red on
+    annotated frames (middle), the prediction green (bottom), 2x."""
+    import cv2
+
+    from ssvad_keras.io import atomic_path
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for i, clip in enumerate(batch["clip"]):
+        frames = (clip * 255).astype(np.uint8)
+        reference = np.broadcast_to(batch["reference"][i, None, ..., 0] > 0.5, frames.shape[:3])
+        gt = (batch["mask"][i, ..., 0] > 0.5) & (batch["frame_valid"][i, :, None, None] > 0.5)
+        pred = probs[i, ..., 0] >= threshold
+        rows = []
+        for masks, colour in ((reference, (0, 0, 255)), (gt, (255, 0, 0)), (pred, (0, 220, 0))):
+            tiles = frames.copy()
+            tiles[masks] = (0.5 * tiles[masks] + 0.5 * np.array(colour)).astype(np.uint8)
+            rows.append(np.concatenate(list(tiles), axis=1))
+        image = np.concatenate(rows, axis=0)
+        image = cv2.resize(image, (image.shape[1] * 2, image.shape[0] * 2), interpolation=cv2.INTER_NEAREST)
+        ok, encoded = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        assert ok, "OpenCV could not encode a PNG"
+        with atomic_path(out_dir / f"clip{i}.png") as tmp:
+            tmp.write_bytes(encoded.tobytes())
+
+
+def run_vos_overfit(
+    data_dir: Path,
+    clips: int = 8,
+    steps: int = 400,
+    lr: float = 1e-3,
+    preset: str = "tiny",
+    seed: int = 0,
+    check_every: int = 20,
+    png_dir: Path | None = None,
+    progress: bool = True,
+    overrides: dict[str, Any] | None = None,
+) -> VosOverfitResult:
+    """Train on `clips` fixed clips until the targets are met or `steps` run out (module docstring)."""
+    import keras
+    import tensorflow as tf
+
+    from ssvad_keras.progress import progress_bar
+    from ssvad_keras.vos.model import build_vos_model
+    from ssvad_keras.vos.trainer import VosTrainer
+
+    config = vos_overfit_config(preset, clips, lr, seed, overrides)
+    keras.utils.set_random_seed(seed)
+    batch = fixed_vos_clips(Path(data_dir) / "train", config, clips)
+    model = build_vos_model(config, seed=seed)
+    trainer = VosTrainer(model, config.loss, config.train, total_epochs=1, hflip=False)
+    trainer.compile(
+        optimizer=keras.optimizers.Adam(lr, epsilon=config.train.adam_epsilon),
+        jit_compile=config.train.jit_compile, run_eagerly=config.vos.run_eagerly,
+    )
+    stream = tf.data.Dataset.from_tensors(batch).repeat()
+    inputs = {"clip": batch["clip"], "reference": batch["reference"]}
+    start = time.perf_counter()
+    result = None
+    with progress_bar(progress) as bar:
+        task = bar.add_task("overfitting", total=steps, info="")
+        for chunk in range(-(-steps // check_every)):
+            done = min((chunk + 1) * check_every, steps)
+            history = trainer.fit(
+                stream, steps_per_epoch=done - chunk * check_every, epochs=chunk + 1,
+                initial_epoch=chunk, verbose=0, shuffle=False,
+            )
+            logits = np.asarray(model(inputs, training=False)["mask_logits"])
+            probs = 0.5 * (1.0 + np.tanh(0.5 * logits))  # the sigmoid, without overflow
+            ours, copied = later_frame_iou(probs, batch)
+            result = VosOverfitResult(
+                clips=clips, preset=preset, steps=steps, step=done,
+                dice=float(history.history["dice"][-1]), clip_iou=ours, copy_iou=copied,
+                seconds=time.perf_counter() - start,
+            )
+            bar.update(task, completed=done, info=f"dice {result.dice:.3f} min IoU {ours.min():.2f}")
+            if not progress:
+                print(result.line(), file=sys.stderr, flush=True)
+            if result.passed:
+                break
+    if png_dir is not None:
+        write_vos_pngs(png_dir, batch, probs)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, help="a YouTube-VOS-layout dataset root (default: generated)")
+    parser.add_argument("--clips", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--preset", default="tiny")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--check-every", type=int, default=20, help="steps between checks of the targets")
+    parser.add_argument("--png", type=Path, help="write each clip's frames, ground truth and prediction here")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="config override (dotted key, TOML value), e.g. --set model.encoder_weights='\"none\"'")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar: each check's line on stderr instead")
+    args = parser.parse_args()
+
+    import tomllib
+
+    import ssvad_keras  # noqa: F401  (quiet TensorFlow import)
+    from ssvad_keras.errors import SsvadError
+
+    overrides = {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        overrides[key] = tomllib.loads(f"v = {value}")["v"]
+    try:
+        with tempfile.TemporaryDirectory(prefix="vos-overfit-") as tmp:
+            data_dir = args.data
+            if data_dir is None:
+                from tfrecords_tools.synthetic_vos import generate_synthetic_vos
+
+                data_dir = Path(tmp) / "synthetic-vos"
+                generate_synthetic_vos(data_dir, 0, num_train=max(2 * args.clips, 8), num_valid=2,
+                                       progress=False)
+            result = run_vos_overfit(
+                data_dir, clips=args.clips, steps=args.steps, lr=args.lr, preset=args.preset, seed=args.seed,
+                check_every=args.check_every, png_dir=args.png, progress=not args.quiet, overrides=overrides,
+            )
+    except SsvadError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    print(result.line(), flush=True)
+    sys.exit(0 if result.passed else 1)
+
+
+if __name__ == "__main__":
+    main()

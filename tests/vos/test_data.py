@@ -1,0 +1,30 @@
+"""Training clips: what a labeled clip is supervised on, and which clips are sampled."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ssvad_keras.vos.data import labeled_samples, make_clip, object_mask, read_vos_split
+
+
+def test_labeled_clips_target_the_annotated_frames_after_the_reference(tiny_vos_dataset):
+    # The generated training videos annotate every 5th frame (00000, 00005, ...).
+    videos = read_vos_split(tiny_vos_dataset / "train")
+    length, size = 6, (32, 32)
+    samples = labeled_samples(videos, range(len(videos)), length)
+    assert samples
+    for sample in samples:
+        video = videos[sample.video]
+        annotated = {video.stems.index(s) for s in video.annotated}
+        # Sampled only when a later annotated frame falls inside the clip.
+        assert any(0 < a - sample.start < length for a in annotated)
+        clip = make_clip(video, sample, length, size)
+        expected = [float(0 < t and sample.start + t in annotated) for t in range(length)]
+        assert clip["frame_valid"].tolist() == expected  # never the reference frame itself
+        reference = object_mask(video, video.stems[sample.start], sample.object_id, size)
+        np.testing.assert_array_equal(clip["reference"][..., 0], reference)
+        for t in np.flatnonzero(clip["frame_valid"]):
+            target = object_mask(video, video.stems[sample.start + t], sample.object_id, size)
+            np.testing.assert_array_equal(clip["mask"][t, ..., 0], target)
+    # Clips too short to reach the next annotated frame give no labeled samples at all.
+    assert labeled_samples(videos, range(len(videos)), 5) == []
