@@ -167,14 +167,19 @@ def validation_samples(
     ids: Sequence[str],
     config: ExperimentConfig,
     count: int,
+    batches: Iterable[dict] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The first `count` validation clips with ground truth and their masks: (clips, masks).
 
     Read once per run: training shows the detector's masks on the same clips every epoch
-    (`predict_probabilities`), without another pass over the validation records.
+    (`predict_probabilities`), without another pass over the validation records. `batches`,
+    when given, replaces `eval_clip_dataset(data_dir, ids, ...)` (training passes the batches
+    its validation already holds, so no second clip pipeline is built).
     """
     clips, masks = [], []
-    for batch in eval_clip_dataset(data_dir, list(ids), config.data, config.eval.batch_size):
+    if batches is None:
+        batches = eval_clip_dataset(data_dir, list(ids), config.data, config.eval.batch_size)
+    for batch in batches:
         keep = batch["frame_valid"].numpy().max(axis=1) > 0
         if not keep.any():
             continue

@@ -8,9 +8,13 @@ never used to choose checkpoints); the learning-rate schedule (plateau or cosine
 checkpoint.
 
 What is written when (see `RunDir`): `checkpoints/last.weights.h5` (detector, optimizer with its
-Adam moments and step count, epoch counter) and `state.json` after every epoch; the full models
-`last.keras` and, when the selection metric improved, `best.keras` on the validation schedule
-and at the end of the run.
+Adam moments and step count, epoch counter) and `state.json` after every epoch, copied to host
+memory at the epoch's end and written by a background thread while the next epoch starts, in
+that order and each atomically (`_CheckpointWriter`; on disk before the next epoch's second
+step); the full models `last.keras` and, when the selection metric improved, `best.keras` on the
+validation schedule and at the end of the run. The first validation's one-off work (its clip
+pipeline, decoding, the forward's traces) runs in the background during the first epoch
+(`_Validation.start_warm_up`).
 
 Resume (`resume=RUN`) starts from the run's own config. Only `RESUMABLE_KEYS` may change (they
 are written back to `config.toml` and noted in `state.json`'s `changes`); anything else is refused
@@ -21,6 +25,7 @@ uninterrupted run, and its optimizer resumes from the saved moments.
 
 from __future__ import annotations
 
+import copy
 import math
 import random
 import shutil
@@ -324,6 +329,7 @@ def _train_epochs(job: _Run, started: float, progress: bool, callbacks: list) ->
         detector = trainer.inference_detector()  # the network validation and the saved models use
         validation = _Validation(data_dir, list(job.split.get("val") or []), config)
         board = TensorBoardWriter(run.log_dir)
+        checkpoints = _CheckpointWriter(run, trainer)
         components = (*trainer.trackers.keys(), "accuracy")
         try:
             for epoch in range(first_epoch, tcfg.epochs):
@@ -341,7 +347,13 @@ def _train_epochs(job: _Run, started: float, progress: bool, callbacks: list) ->
                         initial_epoch=epoch,
                         verbose=0,
                         shuffle=False,  # the tf.data stream is shuffled and seeded per epoch
-                        callbacks=[guard, RichProgress(bar, epoch, tcfg.epochs, steps), *callbacks],
+                        callbacks=[
+                            _AfterFirstStep(checkpoints.wait),
+                            _AfterFirstStep(lambda: validation.start_warm_up(detector, tcfg.tensorboard_images)),
+                            guard,
+                            RichProgress(bar, epoch, tcfg.epochs, steps),
+                            *callbacks,
+                        ],
                     )
                 if guard.error is not None:
                     raise guard.error
@@ -357,7 +369,15 @@ def _train_epochs(job: _Run, started: float, progress: bool, callbacks: list) ->
                 schedule.update(logs["loss"])
                 tick = time.perf_counter()
                 _save_checkpoints(
-                    run, state, trainer, detector, logs, tcfg.select_metric, validates, tcfg.keep_checkpoint == "last"
+                    run,
+                    state,
+                    trainer,
+                    detector,
+                    logs,
+                    tcfg.select_metric,
+                    validates,
+                    tcfg.keep_checkpoint == "last",
+                    writer=checkpoints,
                 )
                 logs["save_seconds"] = time.perf_counter() - tick
                 board.scalars(epoch, logs)
@@ -365,11 +385,13 @@ def _train_epochs(job: _Run, started: float, progress: bool, callbacks: list) ->
                 state.schedule = schedule.state_dict()
                 state.history.append(logs)
                 state.finished = state.epochs_done == tcfg.epochs
-                run.save_state(state)
+                checkpoints.commit(state)  # last.weights.h5, then state.json, in the background
                 if progress:
                     _print_epoch(epoch, tcfg.epochs, logs)
         finally:
             board.close()
+            validation.close()
+            checkpoints.close()
     return _result(job, started, epochs_trained=state.epochs_done - first_epoch)
 
 
@@ -442,13 +464,21 @@ def _save_checkpoints(
     select_metric: str,
     full_models: bool,
     keep_last: bool = False,
+    writer: _CheckpointWriter | None = None,
 ) -> None:
     """The resume checkpoint every epoch; on `full_models` epochs also `last.keras`, and
     `best.keras` when `select_metric` improved (ties go to the later, longer-trained epoch), no
     finite value exists yet (the latest model stands in), or `keep_last`
     (`train.keep_checkpoint = "last"`: every full save). Updates `state`'s best fields; with
-    `keep_last` `best_metric` is the kept epoch's `select_metric`, for the record."""
-    _save_atomically(run.weights_path, trainer.save_weights)
+    `keep_last` `best_metric` is the kept epoch's `select_metric`, for the record.
+
+    With `writer` the resume checkpoint is only snapshotted here (`_CheckpointWriter.snapshot`)
+    and written by `writer.commit`; without, it is written now."""
+    _prime_keras_saving_cache()
+    if writer is None:
+        _save_atomically(run.weights_path, trainer.save_weights)
+    else:
+        writer.snapshot()
     if not full_models:
         return
     _save_atomically(run.last_model_path, detector.save)
@@ -475,6 +505,148 @@ def _save_checkpoints(
                 shutil.copyfile(run.model_path("last", weights), tmp)
 
 
+def _prime_keras_saving_cache() -> None:
+    """Make Keras's per-type attribute skip-set cache work (a pure speed-up of every save).
+
+    `keras.src.saving.saving_lib.get_attr_skipset` (Keras 3.15) stores its result under
+    `saving_attr_skipset_<type>` but looks it up under `saving_attr_skiplist_<type>`, so every
+    object a save visits builds a throw-away reference `Layer()` to list its attributes: about
+    half of a `save_weights` or `save` of the tiny trainer. This stores Keras's own result
+    under the key it reads, in the calling thread (Keras keeps this state per thread); the
+    skip-sets, and so the files, are unchanged. A no-op once done, or where the names differ.
+    """
+    try:
+        from keras.src.backend.common import global_state
+        from keras.src.saving.saving_lib import get_attr_skipset
+    except ImportError:
+        return
+    for obj_type in ("Layer", "Functional", "Sequential", "Operation", "Metric", "Optimizer", "Loss"):
+        key = f"saving_attr_skiplist_{obj_type}"
+        if global_state.get_global_attribute(key) is None:
+            global_state.set_global_attribute(key, get_attr_skipset(obj_type))
+
+
+class _WeightsSnapshot:
+    """What `model.save_weights(path)` writes, copied to host memory now, written to a file later.
+
+    `take` walks `model` with Keras's own saver (`saving_lib._save_state`, as
+    `save_weights` does) into a store that copies each value to a private NumPy array in the
+    calling thread; `write` replays the same calls into Keras's `H5IOStore`, from any thread.
+    The file is the one `save_weights` would have written at `take` time (same groups,
+    attributes and values; `tests/training/test_checkpoint_writer.py`), and
+    `load_weights` reads it.
+    """
+
+    def __init__(self, entries: list[tuple[str, dict | None, dict[str, np.ndarray]]]):
+        self.entries = entries
+
+    @classmethod
+    def take(cls, model: keras.Model) -> _WeightsSnapshot:
+        from keras.src.saving import saving_lib
+
+        class Recorder(saving_lib.H5IOStore):
+            """An `H5IOStore` in write mode that keeps its entries in memory (no file)."""
+
+            def __init__(self):
+                self.entries: list[tuple[str, dict | None, dict[str, np.ndarray]]] = []
+
+            def __bool__(self) -> bool:
+                return True
+
+            def make(self, path, metadata=None):
+                self.entries.append((path, metadata, {}))
+                return self
+
+            def __setitem__(self, key, value):
+                self.entries[-1][2][key] = np.array(keras.ops.convert_to_numpy(value), copy=True)
+
+        recorder = Recorder()
+        saving_lib._save_state(model, weights_store=recorder, assets_store=None, inner_path="", visited_saveables=set())
+        return cls(recorder.entries)
+
+    def write(self, path: Path) -> None:
+        """Write the weights file to `path` (an HDF5 file; any name)."""
+        from keras.src.saving.saving_lib import H5IOStore
+
+        store = H5IOStore(path, mode="w")
+        try:
+            for inner_path, metadata, values in self.entries:
+                store.make(inner_path, metadata=metadata)
+                for key, value in values.items():
+                    store[key] = value
+        finally:
+            store.close()
+
+
+class _CheckpointWriter:
+    """The per-epoch resume checkpoint and `state.json`, written in a background thread.
+
+    `snapshot` copies the trainer's weights (detector, optimizer with its Adam moments, epoch
+    counter) to host memory in the training thread, a few tens of milliseconds, after which the
+    next epoch may change them; `commit(state)` hands that copy and a copy of `state` to one
+    writer thread, which writes `last.weights.h5` and then `state.json`, each to a temporary
+    file renamed into place (`io.atomic_path`). So a crash at any moment leaves the previous
+    complete pair or the new one, never a torn file, and `state.json` never counts an epoch
+    whose checkpoint is not on disk. `wait` joins the write and re-raises its error: before the
+    next snapshot, after the first step of the next epoch (`_AfterFirstStep`: from then on
+    an interrupted run resumes from the epoch before), and at the end of the run (`close`).
+    """
+
+    def __init__(self, run: RunDir, trainer: keras.Model):
+        self.run, self.trainer = run, trainer
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ssvad-checkpoint")
+        self._pending: Future | None = None
+        self._weights: _WeightsSnapshot | None = None
+
+    def snapshot(self) -> None:
+        """Copy the trainer's weights for the next `commit` (after the previous write is done)."""
+        self.wait()
+        self._weights = _WeightsSnapshot.take(self.trainer)
+
+    def commit(self, state: RunState) -> None:
+        """Write the snapshot (if any) and then `state`, in the background."""
+        self.wait()
+        weights, self._weights = self._weights, None
+        self._pending = self._pool.submit(self._write, weights, copy.deepcopy(state))
+
+    def _write(self, weights: _WeightsSnapshot | None, state: RunState) -> None:
+        if weights is not None:
+            with atomic_path(self.run.weights_path) as tmp:
+                weights.write(tmp)
+        self.run.save_state(state)
+
+    def wait(self) -> None:
+        """Block until the last commit is on disk; re-raise its error."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def close(self) -> None:
+        try:
+            self.wait()
+        finally:
+            self._pool.shutdown(wait=True)
+
+
+class _AfterFirstStep(keras.callbacks.Callback):
+    """Calls `action` once the epoch's first step is done.
+
+    The loop passes two: `_CheckpointWriter.wait`, so the previous epoch's checkpoint write
+    overlaps the epoch's start (the `fit` set-up and its first step) and is on disk before the
+    second step (a run interrupted later in the epoch resumes from the epoch before); and
+    `_Validation.start_warm_up`, which starts once the step is traced, so the two traces do not
+    contend. First in the callback list, so later callbacks see the checkpoint written.
+    """
+
+    def __init__(self, action: Callable[[], None]):
+        super().__init__()
+        self.action = action
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == 0:
+            self.action()
+
+
 def _print_epoch(epoch: int, epochs: int, logs: dict) -> None:
     shown = {k: logs[k] for k in ("loss", "accuracy", "val_vmap@0.5") if logs.get(k) is not None}
     stderr_console.print(
@@ -485,38 +657,103 @@ def _print_epoch(epoch: int, epochs: int, logs: dict) -> None:
 
 
 class _Validation:
-    """Validation of one run: one clip pipeline over its validation videos, built at the first
-    validation and reused; its batches stay in memory after the first full pass when they fit in
-    `_VALIDATION_CACHE_BYTES`. The detector's compiled forward is traced once per detector
-    (`inference.forward.compiled_forward`)."""
+    """Validation of one run: one clip pipeline over its validation videos, built once and
+    reused; its batches stay in memory after the first full pass when they fit in
+    `_VALIDATION_CACHE_BYTES`, and the TensorBoard clips are taken from them. The detector's
+    compiled forward is traced once per detector and batch shape
+    (`inference.forward.compiled_forward`).
+
+    `start_warm_up` does the first validation's one-off work in a background thread while the
+    first epoch trains: the pipeline's build, the decoding pass into memory, the TensorBoard
+    clips, and the forward's traces, made by calling it on zero clips of each batch shape the
+    validation will use, in the order it uses them (so the validation runs the very functions
+    it would have traced itself, and its figures are unchanged). The first validation then
+    waits for it and runs only the forward. The warm-up reads the detector and writes nothing
+    the training reads: `training=False`, so no dropout and no seed generator advances.
+    """
 
     def __init__(self, data_dir: Path, ids: list[str], config: ExperimentConfig):
         self.data_dir, self.ids, self.config = data_dir, ids, config
         self._dataset = None
         self._cached: list[dict] | None = None
         self._image_samples = None
+        self._warm_up: Future | None = None
+
+    def _pipeline(self) -> tf.data.Dataset:
+        if self._dataset is None:
+            from ssvad_keras.data import eval_clip_dataset
+
+            self._dataset = eval_clip_dataset(self.data_dir, self.ids, self.config.data, self.config.eval.batch_size)
+        return self._dataset
 
     def batches(self) -> Iterator[dict]:
         """The validation batches: from memory, or from the pipeline (caching a full pass)."""
         if self._cached is not None:
             yield from self._cached
             return
-        if self._dataset is None:
-            from ssvad_keras.data import eval_clip_dataset
-
-            self._dataset = eval_clip_dataset(self.data_dir, self.ids, self.config.data, self.config.eval.batch_size)
         kept: list[dict] | None = []
         size = 0
-        for batch in self._dataset:
+        for batch in self._pipeline():
             if kept is not None:
                 size += sum(int(tf.size(v)) * v.dtype.size for v in batch.values())
                 kept = kept + [batch] if size <= _VALIDATION_CACHE_BYTES else None
             yield batch
         self._cached = kept
 
+    def start_warm_up(self, detector: keras.Model, image_count: int) -> None:
+        """Begin the background warm-up (once; nothing without validation videos)."""
+        if self._warm_up is not None or not self.ids:
+            return
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ssvad-validation")
+        self._warm_up = pool.submit(self._prepare, detector, image_count)
+        pool.shutdown(wait=False)  # its one thread ends with the task
+
+    def _prepare(self, detector: keras.Model, image_count: int) -> None:
+        from ssvad_keras.inference.forward import compiled_forward
+
+        kept, size = [], 0
+        for batch in self._pipeline():
+            size += sum(int(tf.size(v)) * v.dtype.size for v in batch.values())
+            if size > _VALIDATION_CACHE_BYTES:
+                return  # decoded at each validation, as without the warm-up
+            kept.append(batch)
+        self._cached = kept
+        class_mask = self.config.eval.class_mask
+        calls = [(class_mask, int(batch["clip"].shape[0])) for batch in kept]
+        if image_count:
+            self._image_samples = self._samples(image_count)
+            if len(self._image_samples[0]):
+                calls.append(("predicted", len(self._image_samples[0])))
+        traced = set()
+        for mode, clips in calls:
+            if (mode, clips) in traced:
+                continue
+            traced.add((mode, clips))
+            forward = compiled_forward(detector, mode)
+            zeros = np.zeros((clips, *detector.clip_shape), np.float32)
+            if mode == "predicted":
+                forward(zeros)
+            else:
+                forward(zeros, np.full(clips, -1, np.int32))
+
+    def _samples(self, count: int) -> tuple[np.ndarray, np.ndarray]:
+        from ssvad_keras.inference.evaluate import validation_samples
+
+        return validation_samples(self.data_dir, self.ids, self.config, count, self.batches())
+
+    def _join_warm_up(self) -> None:
+        if self._warm_up is not None:
+            self._warm_up.result()
+
+    def close(self) -> None:
+        """Wait for a warm-up still running (its thread holds the pipeline and the detector)."""
+        if self._warm_up is not None:
+            self._warm_up.exception()
+
     def __call__(self, detector: keras.Model) -> dict[str, float | None]:
         from ssvad_keras.inference.evaluate import evaluate_model
 
+        self._join_warm_up()
         metrics = evaluate_model(detector, self.data_dir, self.ids, self.config, batches=self.batches())
         return validation_figures(metrics)
 
@@ -524,11 +761,11 @@ class _Validation:
         """The detector's masks on the first `count` validation clips with ground truth (read once)."""
         if count == 0:
             return
-        from ssvad_keras.inference.evaluate import validation_samples
         from ssvad_keras.inference.forward import predict_probabilities
 
+        self._join_warm_up()
         if self._image_samples is None:
-            self._image_samples = validation_samples(self.data_dir, self.ids, self.config, count)
+            self._image_samples = self._samples(count)
         clips, gt = self._image_samples
         if len(clips):
             probs = predict_probabilities(detector, clips)
