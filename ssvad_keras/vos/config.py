@@ -82,6 +82,13 @@ class VosSettings(_Section):
         description="Action-detection run folder or .keras detector (encoder + decoder), or "
         "converted I3D weights (encoder); None starts from random weights.",
     )
+    freeze_batch_norm: bool = Field(
+        True,
+        description="The encoder's BatchNorm layers run in inference mode and are not trained "
+        "(moving statistics and scale/offset as initialised): trained on batch statistics of a "
+        "few clips, the tiny VOS model fit 4 clips in training mode (IoU 0.81-0.94) and scored "
+        "0.00-0.50 on the same clips in inference mode; frozen, 0.93-0.99 (docs/vos.md).",
+    )
     mask_threshold: float = Field(
         0.5, gt=0.0, lt=1.0, description="Background wins where every object's probability is below."
     )

@@ -138,7 +138,8 @@ class MaskPropagationModel(keras.Model):
 
 def build_vos_model(config: VosConfig, seed: int | None = None) -> MaskPropagationModel:
     """Build the model of a `VosConfig`, initialised as `config.vos.init` (and
-    `config.model.encoder_weights`) say.
+    `config.model.encoder_weights`) say, the encoder's BatchNorm frozen when
+    `config.vos.freeze_batch_norm`.
 
     Example:
 
@@ -169,7 +170,24 @@ def build_vos_model(config: VosConfig, seed: int | None = None) -> MaskPropagati
         load_i3d_weights(model.encoder, weights)
     if config.vos.init is not None:
         initialise_from(model, config.vos.init)
+    if config.vos.freeze_batch_norm:
+        freeze_batch_norm(model.encoder)
     return model
+
+
+def freeze_batch_norm(layer: keras.layers.Layer) -> int:
+    """Make every BatchNormalization under `layer` non-trainable, which in Keras 3 also runs it in
+    inference mode (its moving statistics) when called with `training=True`.
+
+    Returns:
+        The number of layers frozen.
+    """
+    frozen = 0
+    for sub in layer._flatten_layers(include_self=True):
+        if isinstance(sub, keras.layers.BatchNormalization):
+            sub.trainable = False
+            frozen += 1
+    return frozen
 
 
 def _detector_archive(path: Path) -> Path | None:

@@ -95,3 +95,24 @@ def test_loading_refuses_other_archives(tmp_path, model):
         load_vos_model(path)
     with pytest.raises(CheckpointError, match="not found"):
         initialise_from(model, tmp_path / "missing")
+
+
+def test_frozen_batch_norm_trains_as_it_infers(model):
+    # vos.freeze_batch_norm (the default): the encoder's BatchNorm uses its moving statistics in
+    # training too, so what a training step fits is what inference sees.
+    norms = [layer for layer in model.encoder._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    assert norms and not any(layer.trainable for layer in norms)
+    clip = _inputs()["clip"]
+
+    def gap():
+        a, b = model.encoder(clip, training=True), model.encoder(clip, training=False)
+        return max(float(np.abs(np.asarray(a[k]) - np.asarray(b[k])).max()) for k in a)
+
+    assert gap() < 1e-5
+    for layer in norms:  # trained BatchNorm: batch statistics in training, a different output
+        layer.trainable = True
+    try:
+        assert gap() > 1e-3
+    finally:
+        for layer in norms:
+            layer.trainable = False
