@@ -121,29 +121,39 @@ def clip_iou(probs: np.ndarray, mask: np.ndarray, frame_valid: np.ndarray, thres
     return np.where(union > 0, inter / np.maximum(union, 1), 1.0)
 
 
-def write_pngs(out_dir: Path, batch: dict[str, np.ndarray], probs: np.ndarray, threshold: float) -> None:
-    """Per clip: its T frames (top), ground truth tinted red (middle), prediction green (bottom)."""
+def write_clip_grid_png(path: Path, clip: np.ndarray, overlays: list[tuple[np.ndarray | None, tuple]]) -> None:
+    """One PNG of a clip's T frames side by side, one row per overlay: `(masks (T, H, W) bool,
+    RGB colour)` tinted half-and-half onto the frames (`None`: the bare frames), drawn 2x and
+    written atomically."""
     import cv2
 
     from ssvad_keras.io import atomic_path
 
+    frames = (clip * 255).astype(np.uint8)
+    rows = []
+    for masks, colour in overlays:
+        tiles = frames.copy()
+        if masks is not None:
+            tiles[masks] = (0.5 * tiles[masks] + 0.5 * np.array(colour)).astype(np.uint8)
+        rows.append(np.concatenate(list(tiles), axis=1))
+    image = np.concatenate(rows, axis=0)
+    image = cv2.resize(image, (image.shape[1] * 2, image.shape[0] * 2), interpolation=cv2.INTER_NEAREST)
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    assert ok, "OpenCV could not encode a PNG"
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(encoded.tobytes())
+
+
+def write_pngs(out_dir: Path, batch: dict[str, np.ndarray], probs: np.ndarray, threshold: float) -> None:
+    """Per clip: its T frames (top), ground truth tinted red (middle), prediction green (bottom)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for i, clip in enumerate(batch["clip"]):
-        frames = (clip * 255).astype(np.uint8)
         gt = batch["mask"][i, ..., 0] > 0.5
         pred = probs[i, ..., 0] >= threshold
-        rows = []
-        for masks, colour in ((None, None), (gt, (255, 0, 0)), (pred, (0, 220, 0))):
-            tiles = frames.copy()
-            if masks is not None:
-                tiles[masks] = (0.5 * tiles[masks] + 0.5 * np.array(colour)).astype(np.uint8)
-            rows.append(np.concatenate(list(tiles), axis=1))
-        image = np.concatenate(rows, axis=0)
-        image = cv2.resize(image, (image.shape[1] * 2, image.shape[0] * 2), interpolation=cv2.INTER_NEAREST)
-        ok, encoded = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-        assert ok, "OpenCV could not encode a PNG"
-        with atomic_path(out_dir / f"clip{i}_label{int(batch['label'][i])}.png") as tmp:
-            tmp.write_bytes(encoded.tobytes())
+        write_clip_grid_png(
+            out_dir / f"clip{i}_label{int(batch['label'][i])}.png", clip,
+            [(None, None), (gt, (255, 0, 0)), (pred, (0, 220, 0))],
+        )
 
 
 def run_overfit(

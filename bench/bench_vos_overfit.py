@@ -139,27 +139,16 @@ def later_frame_iou(probs: np.ndarray, batch: dict[str, np.ndarray], threshold: 
 def write_vos_pngs(out_dir: Path, batch: dict[str, np.ndarray], probs: np.ndarray, threshold: float = 0.5) -> None:
     """Per clip: its T frames with the reference tinted blue (top), the ground truth red on
     annotated frames (middle), the prediction green (bottom), 2x."""
-    import cv2
-
-    from ssvad_keras.io import atomic_path
+    from bench_overfit import write_clip_grid_png
 
     out_dir.mkdir(parents=True, exist_ok=True)
     for i, clip in enumerate(batch["clip"]):
-        frames = (clip * 255).astype(np.uint8)
-        reference = np.broadcast_to(batch["reference"][i, None, ..., 0] > 0.5, frames.shape[:3])
+        reference = np.broadcast_to(batch["reference"][i, None, ..., 0] > 0.5, clip.shape[:3])
         gt = (batch["mask"][i, ..., 0] > 0.5) & (batch["frame_valid"][i, :, None, None] > 0.5)
         pred = probs[i, ..., 0] >= threshold
-        rows = []
-        for masks, colour in ((reference, (0, 0, 255)), (gt, (255, 0, 0)), (pred, (0, 220, 0))):
-            tiles = frames.copy()
-            tiles[masks] = (0.5 * tiles[masks] + 0.5 * np.array(colour)).astype(np.uint8)
-            rows.append(np.concatenate(list(tiles), axis=1))
-        image = np.concatenate(rows, axis=0)
-        image = cv2.resize(image, (image.shape[1] * 2, image.shape[0] * 2), interpolation=cv2.INTER_NEAREST)
-        ok, encoded = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-        assert ok, "OpenCV could not encode a PNG"
-        with atomic_path(out_dir / f"clip{i}.png") as tmp:
-            tmp.write_bytes(encoded.tobytes())
+        write_clip_grid_png(
+            out_dir / f"clip{i}.png", clip, [(reference, (0, 0, 255)), (gt, (255, 0, 0)), (pred, (0, 220, 0))]
+        )
 
 
 def run_vos_overfit(
