@@ -34,6 +34,11 @@ class ClassMask(enum.StrEnum):
     all = "all"
 
 
+class EvalPadding(enum.StrEnum):
+    zeros = "zeros"
+    repeat = "repeat"
+
+
 class MetricChoice(enum.StrEnum):
     fmap = "fmap"
     vmap = "vmap"
@@ -91,6 +96,17 @@ def evaluate(
                           "localization from classification errors) or all classes."),
     ] = ClassMask.predicted,
     weights: Annotated[Weights | None, typer.Option(help=WEIGHTS_HELP)] = None,
+    eval_padding: Annotated[
+        EvalPadding | None,
+        typer.Option(help="Model mode: what fills clips past a video's end: zeros (the paper's "
+                          "protocol) or the last frame. Default: the run's data.eval_padding."),
+    ] = None,
+    flip_average: Annotated[
+        bool | None,
+        typer.Option("--flip-average/--no-flip-average",
+                     help="Model mode: average each clip with its mirror (test-time flip). Default: "
+                          "the run's eval.flip_average."),
+    ] = None,
 ) -> None:
     """Evaluate detections: the paper's f-mAP/v-mAP (a localization accuracy) and/or the standard
     ACT frame-AP/video-AP.
@@ -117,6 +133,7 @@ def evaluate(
         payload, tables = _model_mode(
             checkpoint, data, split, metric, protocol, class_mask, progress=not (quiet or json_stdout),
             weights=None if weights is None else weights.value,
+            eval_padding=None if eval_padding is None else eval_padding.value, flip_average=flip_average,
         )
     elif file_inputs:
         if data is not None:
@@ -125,6 +142,9 @@ def evaluate(
             raise ConfigError("--class-mask belongs to model mode (--checkpoint); file mode scores given detections")
         if weights is not None:
             raise ConfigError("--weights belongs to model mode (--checkpoint RUN_DIR)")
+        if eval_padding is not None or flip_average is not None:
+            raise ConfigError("--eval-padding/--flip-average belong to model mode (--checkpoint); "
+                              "file mode scores given detections")
         payload, tables = _file_mode(annotations, split, metric, protocol, frame_detections, tube_detections)
     else:
         raise ConfigError("nothing to evaluate: give --checkpoint and --data (model mode), or --annotations with "
@@ -190,7 +210,8 @@ def _vos_mode(annotations: Path | None, predictions: Path | None, meta: Path | N
 
 def _model_mode(checkpoint: Path, data: Path | None, split: str | None, metric: MetricChoice,
                 protocol: Protocol | None, class_mask: ClassMask, progress: bool,
-                weights: str | None = None) -> tuple[dict, list]:
+                weights: str | None = None, eval_padding: str | None = None,
+                flip_average: bool | None = None) -> tuple[dict, list]:
     """Run `ssvad_keras.inference.evaluate.evaluate_checkpoint` and render its report."""
     if data is None:
         raise ConfigError("model mode needs --data (the folder written by `ssvad prepare`)")
@@ -208,6 +229,8 @@ def _model_mode(checkpoint: Path, data: Path | None, split: str | None, metric: 
         progress=progress,
         class_mask=class_mask.value.replace("-", "_"),
         weights=weights,
+        eval_padding=eval_padding,
+        flip_average=flip_average,
     )
     tables = []
     if result.paper is not None:

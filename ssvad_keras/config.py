@@ -98,6 +98,13 @@ class DataConfig(_Section):
     )
     train_crop: Literal["random", "center", "resize"] = "random"
     eval_crop: Literal["center", "resize"] = "center"
+    eval_padding: Literal["zeros", "repeat"] = Field(
+        "zeros",
+        description="What fills the last window's clips past a video's end at evaluation, "
+        "validation and detection (their predictions are never scored): 'zeros', the paper's "
+        "protocol (SPEC 5.1), or 'repeat', the video's last frame, which is what training shows "
+        "past the end, so the real frames of those clips are decoded from a normal-looking clip.",
+    )
     labeled_per_batch: int = Field(4, ge=1)
     unlabeled_per_batch: int = Field(4, ge=0)
     shuffle_buffer: int = Field(256, ge=1)
@@ -400,6 +407,12 @@ class EvalConfig(_Section):
         "class (SPEC 2, what every reported number uses), the ground-truth class (an oracle that "
         "separates localization errors from classification errors) or all of them "
         "(class-agnostic, the unlabeled clips' mask before the pseudo-label epoch).",
+    )
+    flip_average: bool = Field(
+        False,
+        description="Test-time flip: average each clip's mask probabilities and class scores "
+        "with those of its horizontally flipped copy (flipped back), at evaluation, validation "
+        "and detection; twice the forward cost. Off: the paper's single pass.",
     )
 
 

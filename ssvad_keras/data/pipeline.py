@@ -212,8 +212,9 @@ def _compact_clip(serialized: tf.Tensor, r: tf.Tensor, data_cfg: DataConfig, lab
         _seed(r, 0),
         data_cfg.end_clip_probability,
     )
-    real = indices >= 0  # False on an end-of-video clip's zero padding
-    indices = tf.maximum(indices, 0)
+    real = indices >= 0  # False on an end-of-video clip's padding
+    # Padding frames hold the last frame: black when evaluation pads with zeros, as it is.
+    indices = tf.where(real, indices, video["num_frames"] - 1)
     clip = {"jpegs": tf.gather(video["frames"], indices), "stored_hw": video["stored_hw"], "r": r}
     if data_cfg.end_clip_probability > 0.0:  # only then can a frame be padding
         clip["real"] = tf.cast(real, tf.uint8)
@@ -237,7 +238,7 @@ def _two_view_clip(clip: Mapping[str, tf.Tensor], data_cfg: DataConfig, labeled:
     window = _window(clip, data_cfg, data_cfg.train_crop, _seed(r, 1))
     pixels = decode_frames(clip["jpegs"], window)
     real = tf.reshape(clip["real"], [t, 1, 1, 1]) if "real" in clip else None
-    if real is not None:
+    if real is not None and data_cfg.eval_padding == "zeros":
         pixels = pixels * real  # padding frames are black, as in evaluation
     aug = data_cfg.augment
     draws = tf.random.stateless_uniform([4], seed=_seed(r, 2))
@@ -460,7 +461,7 @@ def _eval_clip_descriptors(video: Mapping[str, tf.Tensor], data_cfg: DataConfig)
     )
     frame_index.set_shape([None, t])  # (C, T), -1 on padding
     inside = frame_index >= 0
-    safe = tf.clip_by_value(frame_index, 0, n - 1)
+    safe = tf.where(inside, frame_index, n - 1)  # padding reads the last frame
     count = tf.shape(frame_index)[0]
     boxes = gather_boxes(video["boxes"], tf.reshape(safe, [-1]))
     return {
@@ -481,8 +482,11 @@ def _eval_clip(clip: Mapping[str, tf.Tensor], data_cfg: DataConfig) -> dict:
     t, (h, w) = data_cfg.clip_length, data_cfg.input_size
     window = _window(clip, data_cfg, data_cfg.eval_crop)
     inside = tf.cast(clip["frame_index"] >= 0, tf.float32)[:, None, None, None]
+    pixels = to_unit_range(decode_frames(clip["jpegs"], window))
+    if data_cfg.eval_padding == "zeros":
+        pixels = pixels * inside  # the paper's zero padding; "repeat" keeps the last frame
     return {
-        "clip": tf.reshape(to_unit_range(decode_frames(clip["jpegs"], window)) * inside, [t, h, w, 3]),
+        "clip": tf.reshape(pixels, [t, h, w, 3]),
         "mask": tf.reshape(_ground_truth_masks(clip, window) * inside, [t, h, w, 1]),
         "frame_index": tf.reshape(clip["frame_index"], [t]),
         "frame_valid": tf.reshape(clip["frame_valid"], [t]),
@@ -500,9 +504,10 @@ def eval_clip_dataset(
     """Clips covering every frame of every video exactly once (the paper's protocol, SPEC 5.1).
 
     Each video of N frames is cut into ceil(N / (T s)) windows of T*s frames; window w0 gives s
-    clips, phase p taking frames w0+p, w0+p+s, ..., w0+p+(T-1)s. Frames past the end are zero
-    padding (frame_index -1); a phase of the last window that would hold only padding gives no
-    clip (`tiling.clip_frame_indices`). Frames are resized/cropped as `data_cfg.eval_crop` says.
+    clips, phase p taking frames w0+p, w0+p+s, ..., w0+p+(T-1)s. Frames past the end are padding
+    (frame_index -1): zeros, or the video's last frame with `data_cfg.eval_padding = "repeat"`;
+    a phase of the last window that would hold only padding gives no clip
+    (`tiling.clip_frame_indices`). Frames are resized/cropped as `data_cfg.eval_crop` says.
 
     Clips without any ground truth are KEPT (every frame must be seen for video-level outputs);
     the evaluator skips them for the paper's metrics if it wants (frame_valid all 0).

@@ -9,9 +9,10 @@ summary.
 The video is streamed frame by frame and cut into clips the way the paper's evaluation does
 (SPEC 5.1, `ssvad_keras.data.tiling`, the one tiling evaluation uses too): windows of T*s
 frames, each giving s interleaved clips (phase p takes frames p, p+s, ..., p+(T-1)s of the
-window), zero-padded past the end, so every frame gets exactly one prediction. Memory stays
-constant whatever the video's length: only one batch of windows is held (`batch_size // s`
-windows, at least one), and per frame only its box survives, never its mask.
+window), padded past the end as `data.eval_padding` says (zeros, or the last frame), so every
+frame gets exactly one prediction (with `eval.flip_average`, the mean of the clip's and its
+mirror's). Memory stays constant whatever the video's length: only one batch of windows is held
+(`batch_size // s` windows, at least one), and per frame only its box survives, never its mask.
 
 Geometry: frames reach the model as in evaluation (`data.eval_crop` of the run's config, or the
 `crop` argument). "center" (the default): each frame is resized by the rule the detector was
@@ -279,7 +280,8 @@ def detect_video(
         out_dir = Path(out_dir) if out_dir is not None else video_path.with_name(f"{video_path.stem}_detections")
         _check_out_dir(out_dir)
         with atomic_path(out_dir, directory=True) as tmp:
-            run = DetectionStream(detector, source, names, skip, threshold, batch, data_cfg)
+            run = DetectionStream(detector, source, names, skip, threshold, batch, data_cfg,
+                                  config.eval.flip_average)
             start = time.perf_counter()
             run.run(tmp / OVERLAY_FILE if overlay else None, progress)
             tubes = run.tubes(video_path.stem, floor)

@@ -105,7 +105,8 @@ def predict_videos(
 
     At inference the capsules are masked with each clip's predicted class (SPEC 2);
     `config.eval.class_mask` can instead give the decoder the ground-truth class (an oracle) or
-    every class, to tell localization errors from classification errors.
+    every class, to tell localization errors from classification errors;
+    `config.eval.flip_average` averages each clip with its mirror (`compiled_forward`).
 
     `batches`, when given, replaces `eval_clip_dataset(data_dir, split_name_or_ids, ...)`: the
     same batches built once by the caller (training validates every few epochs with one, so the
@@ -115,7 +116,7 @@ def predict_videos(
     total = len(manifest.split(ids).video_ids) if isinstance(ids, str) else len(ids)
     dataset = batches if batches is not None else eval_clip_dataset(data_dir, ids, config.data, config.eval.batch_size)
     class_mask = config.eval.class_mask
-    predict = compiled_forward(detector, class_mask)
+    predict = compiled_forward(detector, class_mask, config.eval.flip_average)
     current: _VideoAssembler | None = None
     done = 0
     with progress_bar(progress) as bar:
@@ -205,10 +206,13 @@ class EvaluationResult:
     seconds: float
     metric_seconds: float
     detections_dir: Path | None
+    eval_padding: str = "zeros"
+    flip_average: bool = False
 
     def to_dict(self) -> dict:
         out: dict = {
-            "split": self.split, "labels": list(self.labels), "frames": self.frames, "class_mask": self.class_mask
+            "split": self.split, "labels": list(self.labels), "frames": self.frames, "class_mask": self.class_mask,
+            "inference": {"eval_padding": self.eval_padding, "flip_average": self.flip_average},
         }
         if self.paper is not None:
             out["paper_protocol"] = {"name": PAPER_PROTOCOL_NAME, **self.paper.to_dict()}
@@ -232,6 +236,8 @@ def evaluate_checkpoint(
     out_dir: str | Path | None = None,
     class_mask: str | None = None,
     weights: str | None = None,
+    eval_padding: str | None = None,
+    flip_average: bool | None = None,
 ) -> EvaluationResult:
     """Evaluate a trained detector on a prepared split with the paper and/or ACT protocol.
 
@@ -250,10 +256,13 @@ def evaluate_checkpoint(
             report says so.
         weights: a mean-teacher run directory's "teacher" or "student" (None: its `best.keras`,
             the network the run's `eval.weights` names; `RunDir.resolve_model`).
+        eval_padding: overrides `data.eval_padding` ("zeros", the paper's, or "repeat").
+        flip_average: overrides `eval.flip_average` (test-time flip).
     """
     detector, run_config, model_path = load_checkpoint(checkpoint, weights)
     config = config or run_config or config_for_detector(detector)
-    config = override_config(config, {"eval.class_mask": class_mask})
+    config = override_config(config, {"eval.class_mask": class_mask, "data.eval_padding": eval_padding,
+                                      "eval.flip_average": flip_average})
     protocol = protocol or config.eval.protocol
     manifest = read_manifest(data)
     log_geometry(manifest, config.data)
@@ -320,6 +329,8 @@ def evaluate_checkpoint(
         seconds=seconds,
         metric_seconds=metric_seconds,
         detections_dir=detections_dir,
+        eval_padding=config.data.eval_padding,
+        flip_average=config.eval.flip_average,
     )
 
 

@@ -22,42 +22,64 @@ from ssvad_keras.run_dir import checkpoint_model_path
 _FORWARDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def compiled_forward(detector: keras.Model, class_mask: str = "predicted"):
-    """The detector's inference function, traced once per detector and class-mask mode
-    (validation runs every epoch): the one forward pass of evaluation, validation and detection.
+def compiled_forward(detector: keras.Model, class_mask: str = "predicted", flip_average: bool = False):
+    """The detector's inference function, traced once per detector, class-mask mode and flip
+    setting (validation runs every epoch): the one forward pass of evaluation, validation and
+    detection.
 
     Returns `{"class_scores": (B, C), "loc_probs": (B, T, H, W, 1)}` (sigmoid of the logits).
 
     `"predicted"` (SPEC 2): `forward(clip)`. `"ground_truth"`: `forward(clip, label)` decodes
     the clip's labelled class capsule (clips without a label, -1, their predicted one). `"all"`:
     `forward(clip, label)` decodes every class capsule, whatever the label.
+
+    `flip_average` (`eval.flip_average`): each clip and its horizontal mirror go through the
+    network in one batch of 2B; the mirror's masks are flipped back, and masks and class scores
+    are the mean of the two. Each view picks its own predicted class capsule.
     """
     import tensorflow as tf
 
     forwards = _FORWARDS.setdefault(detector, {})
-    forward = forwards.get(class_mask)
+    key = (class_mask, bool(flip_average))
+    forward = forwards.get(key)
     if forward is not None:
         return forward
+    num_classes = detector.num_classes
+
+    def single(clip, label):
+        if class_mask == "predicted":
+            return _inference_outputs(detector(clip, training=False))
+        label = tf.cast(label, tf.int32)
+        # "ground_truth": clips with a label decode it, the others their predicted class;
+        # "all": no clip counts as labeled and none predicts, so every capsule is decoded.
+        known = label >= 0 if class_mask == "ground_truth" else tf.zeros_like(label, tf.bool)
+        mask, use_predicted = class_mask_inputs(label, known, num_classes, class_mask == "ground_truth")
+        inputs = {"clip": clip, "class_mask": mask, "use_predicted_mask": use_predicted}
+        return _inference_outputs(detector(inputs, training=False))
+
+    def run(clip, label):
+        if not flip_average:
+            return single(clip, label)
+        both = single(tf.concat([clip, tf.reverse(clip, axis=[3])], axis=0),
+                      None if label is None else tf.concat([label, label], axis=0))
+        plain_scores, mirror_scores = tf.split(both["class_scores"], 2, axis=0)
+        plain_probs, mirror_probs = tf.split(both["loc_probs"], 2, axis=0)
+        return {"class_scores": (plain_scores + mirror_scores) / 2.0,
+                "loc_probs": (plain_probs + tf.reverse(mirror_probs, axis=[3])) / 2.0}
+
     if class_mask == "predicted":
 
         @tf.function(reduce_retracing=True)
         def forward(clip):
-            return _inference_outputs(detector(clip, training=False))
+            return run(clip, None)
 
     else:
-        num_classes = detector.num_classes
 
         @tf.function(reduce_retracing=True)
         def forward(clip, label):
-            label = tf.cast(label, tf.int32)
-            # "ground_truth": clips with a label decode it, the others their predicted class;
-            # "all": no clip counts as labeled and none predicts, so every capsule is decoded.
-            known = label >= 0 if class_mask == "ground_truth" else tf.zeros_like(label, tf.bool)
-            mask, use_predicted = class_mask_inputs(label, known, num_classes, class_mask == "ground_truth")
-            inputs = {"clip": clip, "class_mask": mask, "use_predicted_mask": use_predicted}
-            return _inference_outputs(detector(inputs, training=False))
+            return run(clip, label)
 
-    forwards[class_mask] = forward
+    forwards[key] = forward
     return forward
 
 

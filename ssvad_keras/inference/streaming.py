@@ -50,13 +50,14 @@ class DetectionStream:
     """
 
     def __init__(self, detector, source: VideoFileReader, names, frame_skip: int, mask_threshold: float,
-                 batch_size: int, data_cfg):
+                 batch_size: int, data_cfg, flip_average: bool = False):
         self.source, self.names = source, names
         self.clip_length, self.height, self.width = (int(n) for n in detector.clip_shape[:3])
         self.frame_skip, self.mask_threshold = frame_skip, mask_threshold
         self.window_size = self.clip_length * frame_skip
         self.windows_per_batch = max(1, batch_size // frame_skip)
-        self.forward = compiled_forward(detector)
+        self.forward = compiled_forward(detector, "predicted", flip_average)
+        self.repeat_last = data_cfg.eval_padding == "repeat"
         frame_hw = (source.height, source.width)
         crop = data_cfg.eval_crop
         # "resize" squeezes the whole frame to the input: the resized frame is the crop.
@@ -108,9 +109,12 @@ class DetectionStream:
             resized = np.stack([_resize_to_model(f, rh, rw)[oy : oy + h, ox : ox + w] for f in frames])
             resized = resized.astype(np.float32) / 255.0
             offsets = window_clip_offsets(len(frames), t, self.frame_skip)
-            batch = np.zeros((len(offsets), t, h, w, 3), np.float32)  # zero padding past the end
+            # Past the end: zeros (the paper's padding) or the last frame (`data.eval_padding`).
+            batch = np.zeros((len(offsets), t, h, w, 3), np.float32)
             for clip, row in zip(batch, offsets, strict=True):
                 clip[row >= 0] = resized[row[row >= 0]]
+                if self.repeat_last:
+                    clip[row < 0] = resized[-1]
             layouts.append(offsets)
             clips.append(batch)
         out = self.forward(np.concatenate(clips))

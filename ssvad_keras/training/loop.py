@@ -718,18 +718,18 @@ class _Validation:
                 return  # decoded at each validation, as without the warm-up
             kept.append(batch)
         self._cached = kept
-        class_mask = self.config.eval.class_mask
-        calls = [(class_mask, int(batch["clip"].shape[0])) for batch in kept]
-        if image_count:
+        class_mask, flip = self.config.eval.class_mask, self.config.eval.flip_average
+        calls = [(class_mask, flip, int(batch["clip"].shape[0])) for batch in kept]
+        if image_count:  # the TensorBoard images: one plain pass (`predict_probabilities`)
             self._image_samples = self._samples(image_count)
             if len(self._image_samples[0]):
-                calls.append(("predicted", len(self._image_samples[0])))
+                calls.append(("predicted", False, len(self._image_samples[0])))
         traced = set()
-        for mode, clips in calls:
-            if (mode, clips) in traced:
+        for mode, flip, clips in calls:
+            if (mode, flip, clips) in traced:
                 continue
-            traced.add((mode, clips))
-            forward = compiled_forward(detector, mode)
+            traced.add((mode, flip, clips))
+            forward = compiled_forward(detector, mode, flip)
             zeros = np.zeros((clips, *detector.clip_shape), np.float32)
             if mode == "predicted":
                 forward(zeros)

@@ -177,6 +177,25 @@ def test_eval_clips_cover_every_frame_of_every_video_exactly_once(semi_dataset):
     assert clips == 6 + 4  # ceil(19/8) * 2 + 2 * 2, clips without ground truth kept
 
 
+def test_eval_padding_repeat_fills_the_last_window_with_the_last_frame(semi_dataset):
+    """`data.eval_padding = "repeat"`: padded frames show the video's last frame, unscored."""
+    repeat = CFG.model_copy(update={"eval_padding": "repeat"})
+    last = {0: 18, 1: 15}  # test0 has 19 frames, test1 16
+    padded = 0
+    for zeros, repeated in zip(_batches(eval_clip_dataset(semi_dataset, "test", CFG, batch_size=4)),
+                               _batches(eval_clip_dataset(semi_dataset, "test", repeat, batch_size=4)), strict=True):
+        np.testing.assert_array_equal(zeros["frame_index"], repeated["frame_index"])
+        np.testing.assert_array_equal(zeros["mask"], repeated["mask"])
+        np.testing.assert_array_equal(zeros["frame_valid"], repeated["frame_valid"])
+        real = zeros["frame_index"] >= 0
+        np.testing.assert_array_equal(zeros["clip"][real], repeated["clip"][real])
+        for video, frames, clip in zip(repeated["video_index"], repeated["frame_index"], repeated["clip"], strict=True):
+            pad = frames < 0
+            padded += int(pad.sum())
+            assert (frame_ids(clip[pad]) == last[int(video)]).all()
+    assert padded == 5  # test0 ends in frames 16-18: phase 0 (16, 18, -, -) pads 2, phase 1 (17, -, -, -) 3
+
+
 def test_eval_clips_phase_layout_and_ground_truth(semi_dataset):
     (first, *_rest) = _batches(eval_clip_dataset(semi_dataset, "test", CFG, batch_size=3))
     assert first["frame_index"][:2].tolist() == [[0, 2, 4, 6], [1, 3, 5, 7]]

@@ -60,3 +60,35 @@ def test_short_window_drops_empty_phases():
 
 def test_empty_video_has_no_clips():
     assert clip_frame_indices(0, 8, 2).shape == (0, 8)
+
+
+@pytest.mark.parametrize("padding", ["zeros", "repeat"])
+def test_detect_pads_the_last_window_as_the_config_says(monkeypatch, padding):
+    """`data.eval_padding`: detect's padded clip frames are black or the video's last frame."""
+    from types import SimpleNamespace
+
+    from ssvad_keras.config import DataConfig
+    from ssvad_keras.inference import streaming
+
+    seen = []
+
+    def fake_forward(detector, class_mask, flip_average):
+        def forward(clips):
+            seen.append(clips)
+            return {"loc_probs": np.zeros((*clips.shape[:4], 1), np.float32),
+                    "class_scores": np.full((len(clips), 2), 0.5, np.float32)}
+        return forward
+
+    monkeypatch.setattr(streaming, "compiled_forward", fake_forward)
+    detector = SimpleNamespace(clip_shape=(4, 8, 8, 3), num_classes=2)
+    source = SimpleNamespace(height=8, width=8)
+    cfg = DataConfig(input_size=(8, 8), resize_to="stored", eval_padding=padding)
+    stream = streaming.DetectionStream(detector, source, ("a", "b"), 2, 0.5, 8, cfg)
+    frames = [np.full((8, 8, 3), 10 * (i + 1), np.uint8) for i in range(5)]  # a last window of 5
+    stream._predict([frames], writer=None)
+    (clips,) = seen
+    offsets = window_clip_offsets(5, 4, 2)
+    levels = np.rint(clips.mean(axis=(2, 3, 4)) * 255)
+    expected = np.where(offsets >= 0, 10 * (offsets + 1), 0 if padding == "zeros" else 50)
+    np.testing.assert_array_equal(levels, expected)
+    assert len(stream.boxes) == 5

@@ -114,6 +114,28 @@ def test_class_mask_modes_decode_the_chosen_class_capsules(saved_detector):
     np.testing.assert_allclose(every, decoded(np.ones((3, len(CLASSES)), "float32")), atol=1e-6)
 
 
+def test_flip_average_is_the_mean_of_the_clip_and_its_mirror(saved_detector):
+    from ssvad_keras.inference.forward import compiled_forward
+
+    _, _, config = saved_detector
+    detector = build_detector(config=config, num_classes=len(CLASSES), seed=1)
+    rng = np.random.default_rng(2)
+    for weight in detector.trainable_weights:
+        weight.assign(rng.normal(0.0, 0.3, weight.shape).astype("float32"))
+    clip = rng.uniform(size=(2, *detector.clip_shape)).astype("float32")
+    labels = np.array([1, -1], dtype="int32")
+    for mode in ("predicted", "ground_truth"):
+        args = (clip,) if mode == "predicted" else (clip, labels)
+        mirror_args = (clip[:, :, :, ::-1],) + args[1:]
+        plain = {k: v.numpy() for k, v in compiled_forward(detector, mode)(*args).items()}
+        mirror = {k: v.numpy() for k, v in compiled_forward(detector, mode)(*mirror_args).items()}
+        both = {k: v.numpy() for k, v in compiled_forward(detector, mode, flip_average=True)(*args).items()}
+        np.testing.assert_allclose(both["loc_probs"], (plain["loc_probs"] + mirror["loc_probs"][:, :, :, ::-1]) / 2,
+                                   atol=1e-5)
+        np.testing.assert_allclose(both["class_scores"], (plain["class_scores"] + mirror["class_scores"]) / 2, atol=1e-5)
+        assert np.abs(both["loc_probs"] - plain["loc_probs"]).max() > 1e-3  # the mirror view did count
+
+
 def test_cli_model_mode_prints_json_and_labels_the_class_mask_oracle(saved_detector, tiny_synthetic_dataset, tmp_path):
     path, _, _ = saved_detector
     args = ["evaluate", "--checkpoint", str(path), "--data", str(tiny_synthetic_dataset), "--protocol", "paper",
@@ -123,9 +145,13 @@ def test_cli_model_mode_prints_json_and_labels_the_class_mask_oracle(saved_detec
     payload = json.loads(plain.stdout)  # stderr carries the geometry line
     assert "paper_protocol" in payload and "localization accuracy" in payload["paper_protocol"]["name"]
     assert payload["class_mask"] == "predicted"
-    oracle = CliRunner().invoke(app, [*args, "--class-mask", "ground-truth"])
+    assert payload["inference"] == {"eval_padding": "zeros", "flip_average": False}  # the paper's
+    oracle = CliRunner().invoke(app, [*args, "--class-mask", "ground-truth", "--eval-padding", "repeat",
+                                      "--flip-average"])
     assert oracle.exit_code == 0, oracle.output
-    assert json.loads(oracle.stdout)["class_mask"] == "ground_truth"
+    oracle_payload = json.loads(oracle.stdout)
+    assert oracle_payload["class_mask"] == "ground_truth"
+    assert oracle_payload["inference"] == {"eval_padding": "repeat", "flip_average": True}
     refused = CliRunner().invoke(
         app, ["evaluate", "--annotations", str(tmp_path / "gt.pkl"), "--frame-detections", str(tmp_path / "d.csv"),
               "--class-mask", "all"],
