@@ -242,19 +242,22 @@ def epoch_batches(
     config: VosDataConfig,
     steps: int,
     seed: int,
+    fill_with_labeled: bool = True,
 ) -> Iterator[dict[str, np.ndarray]]:
     """The batches of one epoch, deterministic for `seed`.
 
     Each batch holds `labeled_per_batch` labeled clips and, when `unlabeled` is not empty,
-    `unlabeled_per_batch` unlabeled ones; without unlabeled clips (the supervised baseline, or
-    all videos labeled) the batch is filled with labeled clips instead.
+    `unlabeled_per_batch` unlabeled ones. Without unlabeled clips (the supervised baseline, or
+    all videos labeled) the batch is filled with labeled clips instead, unless
+    `fill_with_labeled` is False: then it holds `labeled_per_batch` clips, as many labeled clips
+    as a semi-supervised batch (`train.supervised_batch = "labeled"`).
     """
     if not labeled:
         raise DataError("no labeled training clips: the labeled videos hold no annotated objects")
     rng = np.random.default_rng(seed)
     labeled_stream, unlabeled_stream = _cycle(rng, labeled), _cycle(rng, unlabeled) if unlabeled else None
     n_unlabeled = config.unlabeled_per_batch if unlabeled else 0
-    n_labeled = config.labeled_per_batch + (config.unlabeled_per_batch - n_unlabeled)
+    n_labeled = config.labeled_per_batch + (config.unlabeled_per_batch - n_unlabeled if fill_with_labeled else 0)
     size = tuple(config.input_size)
     for _ in range(steps):
         samples = [next(labeled_stream) for _ in range(n_labeled)]

@@ -176,6 +176,9 @@ def train_vos(
     steps = tcfg.steps_per_epoch or steps_per_epoch(len(labeled), len(unlabeled), dcfg)
     if not tcfg.semi_supervised:
         unlabeled = []  # same steps as the semi-supervised run, labeled clips only
+    # Supervised-only runs see as many labeled clips per step as a semi-supervised step holds
+    # (`train.supervised_batch = "labeled"`, the default), or whole batches of them ("full").
+    fill = tcfg.semi_supervised or tcfg.supervised_batch == "full"
     val_videos = read_vos_split(data_dir / "train", split.get("val", [])[: dcfg.max_val_videos])
 
     # On resume the checkpoint holds the weights: no need to initialise from --init again.
@@ -188,7 +191,7 @@ def train_vos(
     optimizer = keras.optimizers.Adam(schedule.learning_rate, epsilon=tcfg.adam_epsilon)
     trainer.compile(optimizer=optimizer, jit_compile=tcfg.jit_compile,
                     run_eagerly=config.vos.run_eagerly)
-    sample = next(epoch_batches(videos, labeled, unlabeled, dcfg, 1, tcfg.seed))
+    sample = next(epoch_batches(videos, labeled, unlabeled, dcfg, 1, tcfg.seed, fill))
     trainer.compute_losses(sample, training=False)  # builds every variable
     optimizer.build(model.trainable_variables)
     if state.epochs_done > 0:
@@ -207,7 +210,7 @@ def train_vos(
             seed = tcfg.seed * 100_003 + epoch
 
             def batches(seed=seed):
-                return epoch_batches(videos, labeled, unlabeled, dcfg, steps, seed)
+                return epoch_batches(videos, labeled, unlabeled, dcfg, steps, seed, fill)
 
             dataset = tf.data.Dataset.from_generator(batches, output_signature=signature).prefetch(2)
             guard = NonFiniteGuard(epoch, tuple(trainer.trackers))

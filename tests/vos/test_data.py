@@ -28,3 +28,24 @@ def test_labeled_clips_target_the_annotated_frames_after_the_reference(tiny_vos_
             np.testing.assert_array_equal(clip["mask"][t, ..., 0], target)
     # Clips too short to reach the next annotated frame give no labeled samples at all.
     assert labeled_samples(videos, range(len(videos)), 5) == []
+
+
+def test_supervised_batches_hold_as_many_labeled_clips_as_a_semi_supervised_one(tiny_vos_dataset):
+    """`train.supervised_batch`: "labeled" keeps `labeled_per_batch` clips, "full" fills the batch."""
+    from ssvad_keras.vos.config import VosDataConfig
+    from ssvad_keras.vos.data import epoch_batches, unlabeled_samples
+
+    videos = read_vos_split(tiny_vos_dataset / "train")
+    labeled = labeled_samples(videos, range(len(videos)), 6)
+    unlabeled = unlabeled_samples(videos, range(len(videos)))
+    cfg = VosDataConfig(clip_length=6, input_size=(16, 16), labeled_per_batch=2, unlabeled_per_batch=3)
+
+    def batches(unlabeled_clips, fill):
+        return list(epoch_batches(videos, labeled, unlabeled_clips, cfg, 2, seed=0, fill_with_labeled=fill))
+
+    for batch in batches(unlabeled, fill=False):  # semi-supervised: 2 labeled + 3 unlabeled either way
+        assert batch["labeled"].tolist() == [1.0, 1.0, 0.0, 0.0, 0.0]
+    for batch in batches([], fill=False):
+        assert batch["labeled"].tolist() == [1.0, 1.0]
+    for batch in batches([], fill=True):
+        assert batch["labeled"].tolist() == [1.0] * 5
