@@ -26,66 +26,33 @@ default, a small built-in synthetic VOS benchmark generated in a temporary folde
 writes, per clip, its frames with the reference (top), ground truth (middle) and prediction
 (bottom) for a look.
 
+The PASS rule, the loop, the line and the command line are `bench/overfit_common.py`'s, shared
+with `bench/bench_overfit.py`.
+
 Run: `.venv/bin/python bench/bench_vos_overfit.py [--data DIR] [--clips 8] [--steps 400] [--lr 1e-3]`.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-import tempfile
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from bench_overfit import DICE_TARGET, IOU_TARGET  # the same PASS rule as the action bench
-
-
-@dataclass
-class VosOverfitResult:
-    """What `run_vos_overfit` measured at the last check (the first one that passed, if any)."""
-
-    clips: int
-    preset: str
-    steps: int
-    step: int
-    dice: float
-    clip_iou: np.ndarray
-    copy_iou: np.ndarray
-    seconds: float
-
-    @property
-    def passed(self) -> bool:
-        return self.dice < DICE_TARGET and bool(np.all(self.clip_iou >= IOU_TARGET))
-
-    def line(self) -> str:
-        verdict = "PASS" if self.passed else "FAIL"
-        return (
-            f"vos overfit: {self.clips} clips, {self.preset} preset: dice loss {self.dice:.2f}, min clip "
-            f"IoU {self.clip_iou.min():.2f}, mean {self.clip_iou.mean():.2f} (copy {self.copy_iou.mean():.2f}) "
-            f"at step {self.step} of {self.steps} ({self.seconds:.0f} s) {verdict}"
-        )
+from overfit_common import (
+    OverfitResult,
+    fit_until_fitted,
+    masked_iou,
+    overfit_main,
+    overfit_overrides,
+    write_clip_grid_png,
+)
 
 
 def vos_overfit_config(preset: str, clips: int, lr: float, seed: int, overrides: dict[str, Any] | None = None):
     """The preset's VOS config with dropout off, supervised only, `clips` labeled clips per batch."""
     from ssvad_keras.vos.config import load_vos_config
 
-    return load_vos_config(
-        preset=preset,
-        overrides={
-            "model.encoder_dropout": 0.0,
-            "model.decoder_dropout": 0.0,
-            "train.semi_supervised": False,
-            "train.learning_rate": lr,
-            "train.seed": seed,
-            "data.labeled_per_batch": clips,
-            "data.unlabeled_per_batch": 0,
-            **(overrides or {}),
-        },
-    )
+    return load_vos_config(preset=preset, overrides=overfit_overrides(clips, lr, seed, overrides))
 
 
 def fixed_vos_clips(split_dir: Path, config, clips: int) -> dict[str, np.ndarray]:
@@ -122,23 +89,14 @@ def later_frame_iou(probs: np.ndarray, batch: dict[str, np.ndarray], threshold: 
     valid = batch["frame_valid"].copy()
     valid[:, 0] = 0.0
     valid = valid[:, :, None, None, None] > 0.5
-    gt = (batch["mask"] > 0.5) & valid
-    copied = np.broadcast_to(batch["reference"][:, None] > 0.5, gt.shape) & valid
-
-    def iou(pred):
-        pred = pred & valid
-        inter = np.logical_and(pred, gt).sum(axis=(1, 2, 3, 4))
-        union = np.logical_or(pred, gt).sum(axis=(1, 2, 3, 4))
-        return np.where(union > 0, inter / np.maximum(union, 1), 1.0)
-
-    return iou(probs >= threshold), iou(copied)
+    gt = batch["mask"] > 0.5
+    copied = np.broadcast_to(batch["reference"][:, None] > 0.5, gt.shape)
+    return masked_iou(probs >= threshold, gt, valid), masked_iou(copied, gt, valid)
 
 
 def write_vos_pngs(out_dir: Path, batch: dict[str, np.ndarray], probs: np.ndarray, threshold: float = 0.5) -> None:
     """Per clip: its T frames with the reference tinted blue (top), the ground truth red on
     annotated frames (middle), the prediction green (bottom), 2x."""
-    from bench_overfit import write_clip_grid_png
-
     out_dir.mkdir(parents=True, exist_ok=True)
     for i, clip in enumerate(batch["clip"]):
         reference = np.broadcast_to(batch["reference"][i, None, ..., 0] > 0.5, clip.shape[:3])
@@ -160,12 +118,10 @@ def run_vos_overfit(
     png_dir: Path | None = None,
     progress: bool = True,
     overrides: dict[str, Any] | None = None,
-) -> VosOverfitResult:
+) -> OverfitResult:
     """Train on `clips` fixed clips until the targets are met or `steps` run out (module docstring)."""
     import keras
-    import tensorflow as tf
 
-    from ssvad_keras.progress import progress_bar
     from ssvad_keras.vos.model import build_vos_model
     from ssvad_keras.vos.trainer import VosTrainer
 
@@ -178,79 +134,32 @@ def run_vos_overfit(
         optimizer=keras.optimizers.Adam(lr, epsilon=config.train.adam_epsilon),
         jit_compile=config.train.jit_compile, run_eagerly=config.vos.run_eagerly,
     )
-    stream = tf.data.Dataset.from_tensors(batch).repeat()
     inputs = {"clip": batch["clip"], "reference": batch["reference"]}
-    start = time.perf_counter()
-    result = None
-    with progress_bar(progress) as bar:
-        task = bar.add_task("overfitting", total=steps, info="")
-        for chunk in range(-(-steps // check_every)):
-            done = min((chunk + 1) * check_every, steps)
-            history = trainer.fit(
-                stream, steps_per_epoch=done - chunk * check_every, epochs=chunk + 1,
-                initial_epoch=chunk, verbose=0, shuffle=False,
-            )
-            logits = np.asarray(model(inputs, training=False)["mask_logits"])
-            probs = 0.5 * (1.0 + np.tanh(0.5 * logits))  # the sigmoid, without overflow
-            ours, copied = later_frame_iou(probs, batch)
-            result = VosOverfitResult(
-                clips=clips, preset=preset, steps=steps, step=done,
-                dice=float(history.history["dice"][-1]), clip_iou=ours, copy_iou=copied,
-                seconds=time.perf_counter() - start,
-            )
-            bar.update(task, completed=done, info=f"dice {result.dice:.3f} min IoU {ours.min():.2f}")
-            if not progress:
-                print(result.line(), file=sys.stderr, flush=True)
-            if result.passed:
-                break
+    last = {}
+
+    def check(logs: dict[str, float], step: int, seconds: float) -> OverfitResult:
+        logits = np.asarray(model(inputs, training=False)["mask_logits"])
+        last["probs"] = probs = 0.5 * (1.0 + np.tanh(0.5 * logits))  # the sigmoid, without overflow
+        ours, copied = later_frame_iou(probs, batch)
+        return OverfitResult(
+            name="vos overfit", clips=clips, preset=preset, steps=steps, step=step, dice=logs["dice"],
+            clip_iou=ours, seconds=seconds, extra=f" (copy {copied.mean():.2f})",
+        )
+
+    result = fit_until_fitted(trainer, batch, steps, check_every, check, progress, log_checks=not progress)
     if png_dir is not None:
-        write_vos_pngs(png_dir, batch, probs)
+        write_vos_pngs(png_dir, batch, last["probs"])
     return result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, help="a YouTube-VOS-layout dataset root (default: generated)")
-    parser.add_argument("--clips", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=400)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--preset", default="tiny")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--check-every", type=int, default=20, help="steps between checks of the targets")
-    parser.add_argument("--png", type=Path, help="write each clip's frames, ground truth and prediction here")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="config override (dotted key, TOML value), e.g. --set model.encoder_weights='\"none\"'")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar: each check's line on stderr instead")
-    args = parser.parse_args()
+def _generate(data_dir: Path, clips: int) -> None:
+    from tfrecords_tools.synthetic_vos import generate_synthetic_vos
 
-    import tomllib
-
-    import ssvad_keras  # noqa: F401  (quiet TensorFlow import)
-    from ssvad_keras.errors import SsvadError
-
-    overrides = {}
-    for item in args.set:
-        key, _, value = item.partition("=")
-        overrides[key] = tomllib.loads(f"v = {value}")["v"]
-    try:
-        with tempfile.TemporaryDirectory(prefix="vos-overfit-") as tmp:
-            data_dir = args.data
-            if data_dir is None:
-                from tfrecords_tools.synthetic_vos import generate_synthetic_vos
-
-                data_dir = Path(tmp) / "synthetic-vos"
-                generate_synthetic_vos(data_dir, 0, num_train=max(2 * args.clips, 8), num_valid=2,
-                                       progress=False)
-            result = run_vos_overfit(
-                data_dir, clips=args.clips, steps=args.steps, lr=args.lr, preset=args.preset, seed=args.seed,
-                check_every=args.check_every, png_dir=args.png, progress=not args.quiet, overrides=overrides,
-            )
-    except SsvadError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    print(result.line(), flush=True)
-    sys.exit(0 if result.passed else 1)
+    generate_synthetic_vos(data_dir, 0, num_train=max(2 * clips, 8), num_valid=2, progress=False)
 
 
 if __name__ == "__main__":
-    main()
+    overfit_main(
+        __doc__.splitlines()[0], run_vos_overfit, _generate, default_lr=1e-3,
+        set_example="--set model.encoder_weights='\"none\"'",
+    )
