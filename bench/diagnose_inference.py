@@ -1,5 +1,8 @@
 """The headline's trained runs re-evaluated under other inference settings (no training).
 
+A diagnostic, not a benchmark (`make bench` runs only `bench_*.py`): it needs the runs of
+`bench/bench_semi_vs_sup.py` or `bench/bench_methods.py`.
+
 `bench/bench_semi_vs_sup.py` trains and evaluates the three headline runs per seed
 (`bench/bench_methods.py` the methods). This script re-evaluates their checkpoints on the test
 split with the paper protocol under each named variant of the inference, so a change of
@@ -15,7 +18,7 @@ inference is measured on the same weights:
 Prints one line per seed, run and variant, then per variant and run the mean ± std over seeds,
 and per variant the semi-supervised gain, the gap to 100 % labels and the share of it closed.
 
-Run: `.venv/bin/python bench/bench_inference.py [--out runs/bench-semi-vs-sup] [--prefix scenes]
+Run: `.venv/bin/python bench/diagnose_inference.py [--out runs/bench-semi-vs-sup] [--prefix scenes]
 [--runs NAME ...] [--variants preset repeat ...] [--model best|last]` after
 `bench/bench_semi_vs_sup.py`; `--out runs/bench-methods --prefix boxes` after
 `bench/bench_methods.py` (every run folder of each seed is evaluated).
