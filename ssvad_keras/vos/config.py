@@ -89,6 +89,12 @@ class VosSettings(_Section):
         "few clips, the tiny VOS model fit 4 clips in training mode (IoU 0.81-0.94) and scored "
         "0.00-0.50 on the same clips in inference mode; frozen, 0.93-0.99 (docs/vos.md).",
     )
+    reference_prior: float = Field(
+        2.0,
+        description="Initial scale a of the reference prior a (2 m - 1) added to every frame's "
+        "logits (m: the reference mask): 2 starts training from copying the reference, 0 leaves "
+        "the location to the decoder. The scale is learned; a saved model keeps its value.",
+    )
     mask_threshold: float = Field(
         0.5, gt=0.0, lt=1.0, description="Background wins where every object's probability is below."
     )

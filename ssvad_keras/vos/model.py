@@ -41,6 +41,8 @@ class MaskPropagationModel(keras.Model):
         encoder_variant, encoder_width, encoder_dropout, pixel_range, decoder_channels,
         decoder_final_channels, decoder_dropout: as `ssvad_keras.config.ModelConfig`.
         seed: int or None. Seed of the two 3D dropouts. Defaults to `None`.
+        reference_prior: float. Initial scale of the decoder's reference prior
+            (`vos.reference_prior`). Defaults to 2.0.
         **kwargs: standard `keras.Model` arguments.
 
     Example:
@@ -64,6 +66,7 @@ class MaskPropagationModel(keras.Model):
         decoder_final_channels: int = 128,
         decoder_dropout: float = 0.5,
         seed: int | None = None,
+        reference_prior: float = 2.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -80,6 +83,7 @@ class MaskPropagationModel(keras.Model):
         self.decoder_final_channels = int(decoder_final_channels)
         self.decoder_dropout = float(decoder_dropout)
         self.seed = seed
+        self.reference_prior = float(reference_prior)
         # The same layer names as VideoCapsuleDetector's: weights move between the two.
         self.encoder = I3DEncoder(encoder_variant, encoder_width, name="i3d_encoder")
         self.feature_dropout = keras.layers.SpatialDropout3D(
@@ -91,6 +95,7 @@ class MaskPropagationModel(keras.Model):
             final_channels=decoder_final_channels,
             dropout=decoder_dropout,
             seed=None if seed is None else seed + 1,
+            prior_init=self.reference_prior,
             name="reference_mask_decoder",
         )
         self.build()
@@ -129,6 +134,7 @@ class MaskPropagationModel(keras.Model):
             "decoder_final_channels": self.decoder_final_channels,
             "decoder_dropout": self.decoder_dropout,
             "seed": self.seed,
+            "reference_prior": self.reference_prior,
         }
 
     @classmethod
@@ -158,6 +164,7 @@ def build_vos_model(config: VosConfig, seed: int | None = None) -> MaskPropagati
         decoder_final_channels=model_config.decoder_final_channels,
         decoder_dropout=model_config.decoder_dropout,
         seed=config.train.seed if seed is None else seed,
+        reference_prior=config.vos.reference_prior,
     )
     from ssvad_keras.models.pretrained import is_pretrained_file, load_part, resolve_weights
 

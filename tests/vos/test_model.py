@@ -54,6 +54,20 @@ def test_reference_mask_path_changes_the_output_beyond_the_prior(model):
     assert np.abs(a - b).max() > 1e-4
 
 
+def test_reference_prior_starts_at_the_configured_scale(model, tmp_path):
+    # vos.reference_prior only moves the learned offset a (2 m - 1) on every frame's logits.
+    without = build_vos_model(tiny_vos_config(**{"vos.reference_prior": 0.0}))
+    assert float(without.decoder.reference_prior.numpy()) == 0.0
+    without.set_weights([w if w.shape else np.float32(0.0) for w in model.get_weights()])
+    inputs = _inputs()
+    prior = 2.0 * (2.0 * inputs["reference"] - 1.0)
+    np.testing.assert_allclose(np.asarray(model(inputs)["mask_logits"]),
+                               np.asarray(without(inputs)["mask_logits"]) + prior[:, None], atol=1e-5)
+    path = tmp_path / "m.keras"
+    without.save(path)
+    assert load_vos_model(path).reference_prior == 0.0
+
+
 @pytest.fixture(scope="module")
 def detector_run(tmp_path_factory):
     """An action detector of the same size, saved as a run folder's best.keras."""
