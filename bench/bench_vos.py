@@ -8,7 +8,7 @@ J and F over seen and unseen categories and their mean. Prints a table with the 
 standard deviation over seeds and the share of the supervised 10 % -> 100 % gap the
 semi-supervised run closes (the paper's: (30.8 - 10.1) / (47.9 - 10.1) = 55 %).
 
-    nice -n 15 .venv/bin/python bench/bench_vos.py --out runs/bench-vos --seeds 0 1 2
+    nice -n 15 .venv/bin/python bench/bench_vos.py --out runs/bench-vos --seeds 0 1 2 [--set KEY=VALUE ...]
 
 Results are written after every run to OUT/results.json (a rerun skips runs already there).
 """
@@ -16,6 +16,7 @@ Results are written after every run to OUT/results.json (a rerun skips runs alre
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import math
 import time
@@ -27,6 +28,17 @@ RUNS = {
     "supervised-100": "supervised_100.toml",
 }
 METRICS = ("J_seen", "J_unseen", "F_seen", "F_unseen", "overall", "train_seconds")
+
+
+def _override(text: str) -> tuple[str, object]:
+    """`KEY=VALUE` -> (key, value); the value read as a Python literal when it is one."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return key, value
 
 
 def _figures(report, seconds: float) -> dict:
@@ -49,6 +61,7 @@ def run_one(name: str, seed: int, data: Path, out: Path, args) -> dict:
 
     keras.backend.clear_session()
     overrides = {
+        **dict(args.set),
         "train.seed": seed, "train.epochs": args.epochs, "train.steps_per_epoch": args.steps,
         "train.validate_every": args.validate_every, "data.max_val_videos": args.val_videos,
     }
@@ -139,6 +152,8 @@ def main() -> None:
     parser.add_argument("--train-videos", type=int, default=60)
     parser.add_argument("--valid-videos", type=int, default=20)
     parser.add_argument("--data-seed", type=int, default=0)
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", type=_override,
+                        help="dotted config overrides for every run, e.g. vos.reference_prior=0.0")
     args = parser.parse_args()
 
     from ssvad_keras.io import write_json_atomic
