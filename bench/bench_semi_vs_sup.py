@@ -24,24 +24,14 @@ applies dotted config overrides to every run trained, e.g. `--set model.encoder_
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import statistics
 from pathlib import Path
 
+from benchlib import config_override
+
 from ssvad_keras.demo import ANNOTATION, HEADLINE_RUNS, run_experiment
 from tfrecords_tools.synthetic import VOCABULARIES, generate_synthetic
-
-
-def _override(text: str) -> tuple[str, object]:
-    """`KEY=VALUE` -> (key, value); the value read as a Python literal when it is one."""
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    try:
-        return key, ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        return key, value
 
 
 def _mean_std(values: list[float]) -> str:
@@ -58,7 +48,7 @@ def main() -> None:
     parser.add_argument("--vocab", choices=list(VOCABULARIES), default="scenes")
     names = [spec.name for spec in HEADLINE_RUNS]
     parser.add_argument("--runs", nargs="+", choices=names, default=names)
-    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", type=_override)
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", type=config_override)
     args = parser.parse_args()
     overrides = dict(args.set)
     specs = [spec for spec in HEADLINE_RUNS if spec.name in args.runs]

@@ -16,11 +16,12 @@ Results are written after every run to OUT/results.json (a rerun skips runs alre
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import math
 import time
 from pathlib import Path
+
+from benchlib import config_override
 
 RUNS = {
     "supervised-10": "supervised_10.toml",
@@ -28,17 +29,6 @@ RUNS = {
     "supervised-100": "supervised_100.toml",
 }
 METRICS = ("J_seen", "J_unseen", "F_seen", "F_unseen", "overall", "train_seconds")
-
-
-def _override(text: str) -> tuple[str, object]:
-    """`KEY=VALUE` -> (key, value); the value read as a Python literal when it is one."""
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    try:
-        return key, ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        return key, value
 
 
 def _figures(report, seconds: float) -> dict:
@@ -152,7 +142,7 @@ def main() -> None:
     parser.add_argument("--train-videos", type=int, default=60)
     parser.add_argument("--valid-videos", type=int, default=20)
     parser.add_argument("--data-seed", type=int, default=0)
-    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", type=_override,
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", type=config_override,
                         help="dotted config overrides for every run, e.g. vos.reference_prior=0.0")
     args = parser.parse_args()
 

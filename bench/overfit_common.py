@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from benchlib import config_override
 
 DICE_TARGET = 0.2
 IOU_TARGET = 0.7
@@ -161,23 +162,15 @@ def overfit_main(
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--check-every", type=int, default=20, help="steps between checks of the targets")
     parser.add_argument("--png", type=Path, help="write each clip's frames, ground truth and prediction here")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help=f"config override (dotted key, TOML value){', e.g. ' + set_example if set_example else ''}")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", type=config_override,
+                        help=f"config override (dotted key, Python literal or string){', e.g. ' + set_example if set_example else ''}")
     parser.add_argument("--quiet", action="store_true", help="no progress bar: each check's line on stderr instead")
     args = parser.parse_args()
-
-    import tomllib
 
     import ssvad_keras  # noqa: F401  (quiet TensorFlow import)
     from ssvad_keras.errors import SsvadError
 
-    overrides = {}
-    for item in args.set:
-        key, _, value = item.partition("=")
-        try:
-            overrides[key] = tomllib.loads(f"v = {value}")["v"]
-        except tomllib.TOMLDecodeError:
-            parser.error(f"--set {item}: the value is not a TOML value (quote strings: '\"text\"')")
+    overrides = dict(args.set)
     try:
         with tempfile.TemporaryDirectory(prefix="overfit-") as tmp:
             data_dir = args.data
