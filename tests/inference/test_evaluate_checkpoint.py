@@ -85,15 +85,20 @@ def test_model_mode_reports_both_protocols_and_its_files_rescore_identically(
     assert rescored["video_ap"] == report["video_ap"]
 
 
+def _random_detector(config, seed: int):
+    """A detector with larger random weights than the initialisers', so that which capsule is
+    decoded, and which view, visibly matters."""
+    detector = build_detector(config=config, num_classes=len(CLASSES), seed=1)
+    rng = np.random.default_rng(seed)
+    for weight in detector.trainable_weights:
+        weight.assign(rng.normal(0.0, 0.3, weight.shape).astype("float32"))
+    return detector
+
+
 def test_class_mask_modes_decode_the_chosen_class_capsules(saved_detector):
     from ssvad_keras.inference.forward import compiled_forward
 
-    _, _, config = saved_detector
-    # Larger random weights than the initialisers', so that the decoded capsule visibly matters.
-    detector = build_detector(config=config, num_classes=len(CLASSES), seed=1)
-    rng = np.random.default_rng(1)
-    for weight in detector.trainable_weights:
-        weight.assign(rng.normal(0.0, 0.3, weight.shape).astype("float32"))
+    detector = _random_detector(saved_detector[2], seed=1)
     clip = np.random.default_rng(0).uniform(size=(3, *detector.clip_shape)).astype("float32")
     predicted = compiled_forward(detector)(clip)
     top = np.argmax(predicted["class_scores"].numpy(), axis=-1)
@@ -117,11 +122,8 @@ def test_class_mask_modes_decode_the_chosen_class_capsules(saved_detector):
 def test_flip_average_is_the_mean_of_the_clip_and_its_mirror(saved_detector):
     from ssvad_keras.inference.forward import compiled_forward
 
-    _, _, config = saved_detector
-    detector = build_detector(config=config, num_classes=len(CLASSES), seed=1)
-    rng = np.random.default_rng(2)
-    for weight in detector.trainable_weights:
-        weight.assign(rng.normal(0.0, 0.3, weight.shape).astype("float32"))
+    detector = _random_detector(saved_detector[2], seed=2)
+    rng = np.random.default_rng(3)
     clip = rng.uniform(size=(2, *detector.clip_shape)).astype("float32")
     labels = np.array([1, -1], dtype="int32")
     for mode in ("predicted", "ground_truth"):
