@@ -95,7 +95,7 @@ def _random_detector(config, seed: int):
     return detector
 
 
-def test_class_mask_modes_decode_the_chosen_class_capsules(saved_detector):
+def test_class_mask_modes_and_flip_average_decode_the_chosen_capsules_and_views(saved_detector):
     from ssvad_keras.inference.forward import compiled_forward
 
     detector = _random_detector(saved_detector[2], seed=1)
@@ -118,27 +118,24 @@ def test_class_mask_modes_decode_the_chosen_class_capsules(saved_detector):
     every = compiled_forward(detector, "all")(clip, labels)["loc_probs"].numpy()
     np.testing.assert_allclose(every, decoded(np.ones((3, len(CLASSES)), "float32")), atol=1e-6)
 
-
-def test_flip_average_is_the_mean_of_the_clip_and_its_mirror(saved_detector):
-    from ssvad_keras.inference.forward import compiled_forward
-
-    detector = _random_detector(saved_detector[2], seed=2)
-    rng = np.random.default_rng(3)
-    clip = rng.uniform(size=(2, *detector.clip_shape)).astype("float32")
-    labels = np.array([1, -1], dtype="int32")
-    for mode in ("predicted", "ground_truth"):
-        args = (clip,) if mode == "predicted" else (clip, labels)
-        mirror_args = (clip[:, :, :, ::-1],) + args[1:]
-        plain = {k: v.numpy() for k, v in compiled_forward(detector, mode)(*args).items()}
-        mirror = {k: v.numpy() for k, v in compiled_forward(detector, mode)(*mirror_args).items()}
-        both = {k: v.numpy() for k, v in compiled_forward(detector, mode, flip_average=True)(*args).items()}
-        np.testing.assert_allclose(both["loc_probs"], (plain["loc_probs"] + mirror["loc_probs"][:, :, :, ::-1]) / 2,
-                                   atol=1e-5)
-        np.testing.assert_allclose(both["class_scores"], (plain["class_scores"] + mirror["class_scores"]) / 2, atol=1e-5)
-        assert np.abs(both["loc_probs"] - plain["loc_probs"]).max() > 1e-3  # the mirror view did count
+    # eval.flip_average: the mean of the clip's and its flipped-back mirror's outputs, the mirror
+    # decoding its own predicted class, or the label's in the oracle mode.
+    mirror = clip[:, :, :, ::-1]
+    for mode, plain, args in (("predicted", predicted, (clip,)), ("ground_truth", None, (clip, labels))):
+        plain = plain or compiled_forward(detector, mode)(*args)
+        flipped = compiled_forward(detector, mode)(mirror, *args[1:])
+        both = compiled_forward(detector, mode, flip_average=True)(*args)
+        np.testing.assert_allclose(
+            both["loc_probs"].numpy(),
+            (plain["loc_probs"].numpy() + flipped["loc_probs"].numpy()[:, :, :, ::-1]) / 2, atol=1e-5,
+        )
+        np.testing.assert_allclose(both["class_scores"].numpy(),
+                                   (plain["class_scores"].numpy() + flipped["class_scores"].numpy()) / 2, atol=1e-5)
+        assert np.abs(both["loc_probs"].numpy() - plain["loc_probs"].numpy()).max() > 1e-3  # the mirror counted
 
 
-def test_cli_model_mode_prints_json_and_labels_the_class_mask_oracle(saved_detector, tiny_synthetic_dataset, tmp_path):
+def test_cli_model_mode_prints_json_and_labels_the_class_mask_oracle(saved_detector, tiny_synthetic_dataset, tmp_path,
+                                                                   monkeypatch):
     path, _, _ = saved_detector
     args = ["evaluate", "--checkpoint", str(path), "--data", str(tiny_synthetic_dataset), "--protocol", "paper",
             "--metric", "vmap", "--json", "--quiet"]
@@ -148,12 +145,22 @@ def test_cli_model_mode_prints_json_and_labels_the_class_mask_oracle(saved_detec
     assert "paper_protocol" in payload and "localization accuracy" in payload["paper_protocol"]["name"]
     assert payload["class_mask"] == "predicted"
     assert payload["inference"] == {"eval_padding": "zeros", "flip_average": False}  # the paper's
-    oracle = CliRunner().invoke(app, [*args, "--class-mask", "ground-truth", "--eval-padding", "repeat",
-                                      "--flip-average"])
+    oracle = CliRunner().invoke(app, [*args, "--class-mask", "ground-truth", "--eval-padding", "repeat"])
     assert oracle.exit_code == 0, oracle.output
     oracle_payload = json.loads(oracle.stdout)
     assert oracle_payload["class_mask"] == "ground_truth"
-    assert oracle_payload["inference"] == {"eval_padding": "repeat", "flip_average": True}
+    assert oracle_payload["inference"] == {"eval_padding": "repeat", "flip_average": False}
+    # --flip-average reaches evaluate_checkpoint (the flip itself: the class-mask test above).
+    seen = {}
+
+    def capture(**kwargs):
+        seen.update(kwargs)
+        raise ConfigError("captured")
+
+    monkeypatch.setattr("ssvad_keras.inference.evaluate.evaluate_checkpoint", capture)
+    flipped = CliRunner().invoke(app, [*args, "--flip-average"])
+    assert flipped.exit_code != 0 and seen["flip_average"] is True and seen["eval_padding"] is None
+    monkeypatch.undo()
     refused = CliRunner().invoke(
         app, ["evaluate", "--annotations", str(tmp_path / "gt.pkl"), "--frame-detections", str(tmp_path / "d.csv"),
               "--class-mask", "all"],
