@@ -126,20 +126,19 @@ def run_overfit(
         jit_compile=config.train.jit_compile,
     )
     threshold = config.eval.mask_threshold
-    last = {}
 
-    def check(logs: dict[str, float], step: int, seconds: float) -> OverfitResult:
-        last["probs"] = probs = predict_probabilities(detector, batch["clip"])
+    def check(logs: dict[str, float], step: int, seconds: float) -> tuple[OverfitResult, np.ndarray]:
+        probs = predict_probabilities(detector, batch["clip"])
         return OverfitResult(
             name="overfit", clips=clips, preset=preset, steps=steps, step=step, dice=logs["dice"],
             clip_iou=clip_iou(probs, batch["mask"], batch["frame_valid"], threshold), seconds=seconds,
             extra=f", accuracy {logs['accuracy']:.2f}",
-        )
+        ), probs
 
-    result = fit_until_fitted(trainer, batch, steps, check_every, check, progress, log_checks=not progress)
-    if png_dir is not None:
-        write_pngs(png_dir, batch, last["probs"], threshold)
-    return result
+    return fit_until_fitted(
+        trainer, batch, steps, check_every, check, progress, log_checks=not progress,
+        write_pngs=None if png_dir is None else lambda probs: write_pngs(png_dir, batch, probs, threshold),
+    )
 
 
 def _generate(data_dir: Path, clips: int) -> None:

@@ -135,21 +135,20 @@ def run_vos_overfit(
         jit_compile=config.train.jit_compile, run_eagerly=config.vos.run_eagerly,
     )
     inputs = {"clip": batch["clip"], "reference": batch["reference"]}
-    last = {}
 
-    def check(logs: dict[str, float], step: int, seconds: float) -> OverfitResult:
+    def check(logs: dict[str, float], step: int, seconds: float) -> tuple[OverfitResult, np.ndarray]:
         logits = np.asarray(model(inputs, training=False)["mask_logits"])
-        last["probs"] = probs = 0.5 * (1.0 + np.tanh(0.5 * logits))  # the sigmoid, without overflow
+        probs = 0.5 * (1.0 + np.tanh(0.5 * logits))  # the sigmoid, without overflow
         ours, copied = later_frame_iou(probs, batch)
         return OverfitResult(
             name="vos overfit", clips=clips, preset=preset, steps=steps, step=step, dice=logs["dice"],
             clip_iou=ours, seconds=seconds, extra=f" (copy {copied.mean():.2f})",
-        )
+        ), probs
 
-    result = fit_until_fitted(trainer, batch, steps, check_every, check, progress, log_checks=not progress)
-    if png_dir is not None:
-        write_vos_pngs(png_dir, batch, last["probs"])
-    return result
+    return fit_until_fitted(
+        trainer, batch, steps, check_every, check, progress, log_checks=not progress,
+        write_pngs=None if png_dir is None else lambda probs: write_vos_pngs(png_dir, batch, probs),
+    )
 
 
 def _generate(data_dir: Path, clips: int) -> None:

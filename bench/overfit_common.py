@@ -76,14 +76,17 @@ def fit_until_fitted(
     batch: dict[str, np.ndarray],
     steps: int,
     check_every: int,
-    check: Callable[[dict[str, float], int, float], OverfitResult],
+    check: Callable[[dict[str, float], int, float], tuple[OverfitResult, np.ndarray]],
     progress: bool = True,
     log_checks: bool = False,
+    write_pngs: Callable[[np.ndarray], None] | None = None,
 ) -> OverfitResult:
     """Train `trainer` (compiled) on `batch` at every step; every `check_every` steps call
     `check(logs, step, seconds)` (`logs`: the trackers averaged over those steps, "dice" among
-    them), which scores the clips in inference mode, and stop at the first result that passes or
-    after `steps` steps. `log_checks` prints each check's line on stderr."""
+    them), which scores the clips in inference mode and returns the result and the predicted
+    probabilities, and stop at the first result that passes or after `steps` steps.
+    `log_checks` prints each check's line on stderr; `write_pngs(probs)` gets the last check's
+    probabilities."""
     import tensorflow as tf
 
     from ssvad_keras.progress import progress_bar
@@ -100,12 +103,14 @@ def fit_until_fitted(
                 initial_epoch=chunk, verbose=0, shuffle=False,
             )
             logs = {key: float(values[-1]) for key, values in history.history.items()}
-            result = check(logs, done, time.perf_counter() - start)
+            result, probs = check(logs, done, time.perf_counter() - start)
             bar.update(task, completed=done, info=f"dice {result.dice:.3f} min IoU {result.clip_iou.min():.2f}")
             if log_checks:
                 print(result.line(), file=sys.stderr, flush=True)
             if result.passed:
                 break
+    if write_pngs is not None:
+        write_pngs(probs)
     return result
 
 
