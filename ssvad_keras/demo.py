@@ -33,6 +33,7 @@ from pathlib import Path
 from rich.table import Table
 
 from ssvad_keras.config import configs_dir, load_config
+from ssvad_keras.runtime import software_environment
 
 LABELED_FRACTION = 0.2
 ANNOTATION = "boxes"
@@ -106,6 +107,7 @@ class DemoResult:
             },
             "gap_closed_v@0.5": self.gap_closed(),
             "jobs": self.jobs,
+            "environment": software_environment(),
         }
 
 

@@ -9,6 +9,7 @@ which both use it).
                              training key)
       split.json             the labeled/unlabeled/val split used
       data.json              data directory and labeled fraction
+      environment.json       software versions and platform the run started on
       state.json             epochs done, learning-rate schedule, best metric, history, changes
       checkpoints/last.weights.h5   detector + optimizer (Adam moments, step count) + epoch
                              counter, after every epoch: what `--resume` continues from
@@ -29,6 +30,7 @@ from pathlib import Path
 from ssvad_keras.config import ConfigError, ExperimentConfig, load_config, save_config
 from ssvad_keras.errors import CheckpointError
 from ssvad_keras.io import read_json, write_json_atomic
+from ssvad_keras.runtime import software_environment
 
 STATE_VERSION = 1
 
@@ -74,6 +76,10 @@ class RunDir:
     @property
     def data_path(self) -> Path:
         return self.path / "data.json"
+
+    @property
+    def environment_path(self) -> Path:
+        return self.path / "environment.json"
 
     @property
     def state_path(self) -> Path:
@@ -141,6 +147,7 @@ class RunDir:
         save_config(config, run.config_path)
         write_json_atomic(run.split_path, split)
         write_json_atomic(run.data_path, data)
+        write_json_atomic(run.environment_path, software_environment())
         run.save_state(RunState())
         return run
 

@@ -74,6 +74,30 @@ def import_tensorflow() -> ModuleType:
     return tensorflow
 
 
+def software_environment() -> dict[str, str | int]:
+    """The versions a run's numbers depend on: training is deterministic on a CPU for one set of
+    them, and a different TensorFlow or Keras release moves the numbers (docs/experiments.md).
+    Imports TensorFlow and Keras (`import_tensorflow`)."""
+    import platform
+
+    import numpy
+
+    tensorflow = import_tensorflow()
+    import keras
+
+    from ssvad_keras import __version__
+
+    return {
+        "ssvad_keras": __version__,
+        "tensorflow": tensorflow.__version__,
+        "keras": keras.version(),
+        "numpy": numpy.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count() or 0,
+    }
+
+
 def lazy_exports(
     package: str, exports: dict[str, tuple[str, ...]], tensorflow_modules: tuple[str, ...] = ()
 ) -> tuple[Callable[[str], Any], Callable[[], list[str]], list[str]]:

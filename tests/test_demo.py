@@ -49,6 +49,8 @@ def test_summary_json_holds_every_run_in_fractions():
     run = summary["runs"]["semi-supervised-20"]
     assert set(run["test"]) == {"f@0.2", "f@0.5", "v@0.2", "v@0.5", "accuracy"}
     assert run["test"]["v@0.5"] == 0.3 and run["train_seconds"] == 333.0 and "val" in run
+    # The numbers depend on the TensorFlow and Keras releases, so the summary names them.
+    assert {"tensorflow", "keras", "numpy", "python", "ssvad_keras"} <= set(summary["environment"])
 
 
 def test_the_caption_says_which_model_was_evaluated_and_whether_runs_shared_the_machine():

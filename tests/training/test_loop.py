@@ -177,6 +177,8 @@ def test_train_writes_a_complete_run(runs, training_dataset):
     best = 2 if second is not None and (third is None or second > third) else 3
     assert state.select_metric == "val_vmap@0.5" and state.best_epoch == best
     assert json.loads(run.split_path.read_text())["labeled"]
+    environment = json.loads(run.environment_path.read_text())
+    assert environment["tensorflow"] == tf.__version__ and environment["keras"] == keras.version()
     events = list(run.log_dir.glob("events.out.tfevents.*"))
     assert events and events[0].stat().st_size > 1000  # scalars and mask images
     detector = keras.saving.load_model(run.best_model_path, safe_mode=True)
