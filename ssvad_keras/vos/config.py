@@ -95,6 +95,22 @@ class VosSettings(_Section):
         "logits (m: the reference mask): 2 starts training from copying the reference, 0 leaves "
         "the location to the decoder. The scale is learned; a saved model keeps its value.",
     )
+    readout: Literal["prototype", "matching"] = Field(
+        "prototype",
+        description="How the reference mask reaches the clip's frames in the decoder: "
+        "'prototype' tiles it over time (the decoder also sees each position's cosine "
+        "similarity to the mean feature under it); 'matching' carries it to every frame by "
+        "RGB pixel matching with the clip's first frame (label propagation, "
+        "`MatchingReadout`) and the decoder and its prior start from that (docs/vos.md).",
+    )
+    matching_stride: int = Field(2, ge=1, description="Matching readout: input pixels per grid cell.")
+    matching_radius: float = Field(
+        8.0, gt=0.0, description="Matching readout: largest displacement matched, in grid cells."
+    )
+    matching_topk: int = Field(16, ge=1, description="Matching readout: matches kept per position.")
+    matching_temperature: float = Field(
+        0.01, gt=0.0, description="Matching readout: softmax temperature on squared RGB distances."
+    )
     mask_threshold: float = Field(
         0.5, gt=0.0, lt=1.0, description="Background wins where every object's probability is below."
     )

@@ -21,11 +21,13 @@ from ssvad_keras.errors import CheckpointError, ConfigError, SsvadError
 from ssvad_keras.layers import I3DEncoder
 from ssvad_keras.models.detector import encode_clip
 from ssvad_keras.run_dir import RunDir
-from ssvad_keras.vos.config import VosConfig
-from ssvad_keras.vos.decoder import ReferenceMaskDecoder
+from ssvad_keras.vos.config import VosConfig, VosSettings
+from ssvad_keras.vos.decoder import MatchingReadout, ReferenceMaskDecoder
 
 # The pixel ranges `ModelConfig.pixel_range` allows (one source).
 PIXEL_RANGES = get_args(ModelConfig.model_fields["pixel_range"].annotation)
+# How the reference mask reaches the clip's frames (`vos.readout`, one source).
+READOUTS = get_args(VosSettings.model_fields["readout"].annotation)
 
 
 @keras.saving.register_keras_serializable(package="ssvad")
@@ -43,6 +45,11 @@ class MaskPropagationModel(keras.Model):
         seed: int or None. Seed of the two 3D dropouts. Defaults to `None`.
         reference_prior: float. Initial scale of the decoder's reference prior
             (`vos.reference_prior`). Defaults to 2.0.
+        readout: "prototype" or "matching" (`vos.readout`). "matching" carries the reference
+            mask to every frame by pixel matching (`MatchingReadout`) and feeds that to the
+            decoder in place of the reference tiled over time. Defaults to "prototype".
+        matching_stride, matching_radius, matching_topk, matching_temperature: the
+            `MatchingReadout`'s `stride`, `radius`, `topk`, `temperature` (`vos.matching_*`).
         **kwargs: standard `keras.Model` arguments.
 
     Example:
@@ -67,6 +74,11 @@ class MaskPropagationModel(keras.Model):
         decoder_dropout: float = 0.5,
         seed: int | None = None,
         reference_prior: float = 2.0,
+        readout: str = "prototype",
+        matching_stride: int = 2,
+        matching_radius: float = 8.0,
+        matching_topk: int = 16,
+        matching_temperature: float = 0.01,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -84,6 +96,19 @@ class MaskPropagationModel(keras.Model):
         self.decoder_dropout = float(decoder_dropout)
         self.seed = seed
         self.reference_prior = float(reference_prior)
+        if readout not in READOUTS:
+            raise ConfigError(f"vos.readout: must be one of {READOUTS}, got {readout!r}")
+        self.readout = readout
+        self.matching_stride = int(matching_stride)
+        self.matching_radius = float(matching_radius)
+        self.matching_topk = int(matching_topk)
+        self.matching_temperature = float(matching_temperature)
+        self.matching = None
+        if readout == "matching":
+            self.matching = MatchingReadout(
+                self.matching_stride, self.matching_radius, self.matching_topk,
+                self.matching_temperature, name="matching_readout",
+            )
         # The same layer names as VideoCapsuleDetector's: weights move between the two.
         self.encoder = I3DEncoder(encoder_variant, encoder_width, name="i3d_encoder")
         self.feature_dropout = keras.layers.SpatialDropout3D(
@@ -116,9 +141,10 @@ class MaskPropagationModel(keras.Model):
         if tuple(clip.shape[1:]) != self.clip_shape:
             raise SsvadError(f"clip shape {tuple(clip.shape[1:])} does not match the model's {self.clip_shape}")
         features, mixed_4f = encode_clip(self, clip, training)
+        propagated = None if self.matching is None else self.matching(clip, reference)
         logits = self.decoder(
             mixed_4f, features["Conv3d_2c_3x3"], features["Conv3d_1a_7x7"], reference,
-            training=training,
+            propagated=propagated, training=training,
         )
         return {"mask_logits": ops.cast(logits, "float32")}
 
@@ -135,6 +161,11 @@ class MaskPropagationModel(keras.Model):
             "decoder_dropout": self.decoder_dropout,
             "seed": self.seed,
             "reference_prior": self.reference_prior,
+            "readout": self.readout,
+            "matching_stride": self.matching_stride,
+            "matching_radius": self.matching_radius,
+            "matching_topk": self.matching_topk,
+            "matching_temperature": self.matching_temperature,
         }
 
     @classmethod
@@ -165,6 +196,11 @@ def build_vos_model(config: VosConfig, seed: int | None = None) -> MaskPropagati
         decoder_dropout=model_config.decoder_dropout,
         seed=config.train.seed if seed is None else seed,
         reference_prior=config.vos.reference_prior,
+        readout=config.vos.readout,
+        matching_stride=config.vos.matching_stride,
+        matching_radius=config.vos.matching_radius,
+        matching_topk=config.vos.matching_topk,
+        matching_temperature=config.vos.matching_temperature,
     )
     from ssvad_keras.models.pretrained import is_pretrained_file, load_part, resolve_weights
 

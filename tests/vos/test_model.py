@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from ssvad_keras.config import ModelConfig
-from ssvad_keras.errors import CheckpointError
+from ssvad_keras.errors import CheckpointError, ConfigError
 from ssvad_keras.models import build_detector
-from ssvad_keras.vos.decoder import PRETRAINED_LAYERS
+from ssvad_keras.vos.decoder import PRETRAINED_LAYERS, MatchingReadout
 from ssvad_keras.vos.model import build_vos_model, initialise_from, load_vos_model
 
 from .conftest import CLIP, tiny_vos_config
@@ -130,3 +130,85 @@ def test_frozen_batch_norm_trains_as_it_infers(model):
     finally:
         for layer in norms:
             layer.trainable = False
+
+
+def _moving_square(length=4, step=4):
+    """A red 8x8 square on a dim textured background that shifts `step` px right per frame
+    (whole cells of the readout's stride-2 grid); the reference is its mask on frame 0.
+    Returns (inputs, true masks (T, 32, 32))."""
+    rng = np.random.default_rng(1)
+    clip = np.repeat(0.15 + 0.05 * rng.random((1, 1, *CLIP[1:], 3), dtype=np.float32), length, 1)
+    truth = np.zeros((length, *CLIP[1:]), bool)
+    for t in range(length):
+        left = 4 + step * t
+        truth[t, 12:20, left : left + 8] = True
+        clip[0, t][truth[t]] = (0.9, 0.1, 0.1)
+    return {"clip": clip, "reference": truth[0][None, ..., None].astype(np.float32)}, truth
+
+
+def _iou(a, b):
+    return np.logical_and(a, b).sum() / np.logical_or(a, b).sum()
+
+
+def test_matching_readout_follows_a_moving_square():
+    # No weights: the reference mask is carried to each frame through the RGB affinity with the
+    # clip's first frame, onto where the square has moved; copying it would not overlap at all
+    # by the last frame.
+    inputs, truth = _moving_square()
+    readout = MatchingReadout(stride=2, radius=8, topk=16)
+    propagated = np.asarray(readout(inputs["clip"], inputs["reference"]))[0, ..., 0]
+    assert propagated.shape == (CLIP[0], CLIP[1] // 2, CLIP[2] // 2)
+    grid_truth = truth[:, ::2, ::2]
+    for t in range(CLIP[0]):
+        assert _iou(propagated[t] >= 0.5, grid_truth[t]) > 0.9
+    assert _iou(grid_truth[0], grid_truth[-1]) == 0.0
+
+
+@pytest.fixture(scope="module")
+def matching_model():
+    return build_vos_model(tiny_vos_config(**{"vos.readout": "matching"}))
+
+
+def test_matching_model_has_the_prototype_models_weights(model, matching_model):
+    # The readout has no weights, and the decoder's layers keep their names and shapes: what
+    # loads into one model (an action run, a saved VOS run) loads into the other.
+    out = matching_model(_inputs(batch=3))
+    assert tuple(out["mask_logits"].shape) == (3, *CLIP, 1)
+    def layout(m):  # variable paths below the model's own (numbered) name, and shapes
+        return [(w.path.split("/", 1)[1], tuple(w.shape)) for w in m.weights]
+
+    assert layout(matching_model) == layout(model)
+
+
+def test_matching_model_starts_from_the_propagated_mask(model, matching_model):
+    # The prior a (2 p_t - 1) follows the propagated mask p_t: with a large, the untrained
+    # model's masks are the readout's (the square where it moved), the prototype model's the
+    # copied reference.
+    inputs, truth = _moving_square()
+    for m in (model, matching_model):
+        m.decoder.reference_prior.assign(50.0)
+    try:
+        follows = np.asarray(matching_model(inputs)["mask_logits"])[0, ..., 0] >= 0
+        copies = np.asarray(model(inputs)["mask_logits"])[0, ..., 0] >= 0
+    finally:
+        for m in (model, matching_model):
+            m.decoder.reference_prior.assign(2.0)
+    assert all(_iou(follows[t], truth[t]) > 0.7 for t in range(CLIP[0]))
+    assert _iou(copies[-1], truth[-1]) == 0.0 and _iou(follows[-1], truth[-1]) > 0.7
+
+
+def test_matching_readout_round_trips_through_save_and_load(matching_model, tmp_path):
+    path = tmp_path / "matching.keras"
+    matching_model.save(path)
+    loaded = load_vos_model(path)  # safe_mode=True
+    assert loaded.readout == "matching" and isinstance(loaded.matching, MatchingReadout)
+    assert (loaded.matching_stride, loaded.matching_radius, loaded.matching_topk,
+            loaded.matching_temperature) == (2, 8.0, 16, 0.01)
+    inputs = _inputs()
+    np.testing.assert_allclose(np.asarray(loaded(inputs)["mask_logits"]),
+                               np.asarray(matching_model(inputs)["mask_logits"]), atol=1e-5)
+
+
+def test_unknown_readout_is_one_config_error():
+    with pytest.raises(ConfigError, match="vos.readout"):
+        tiny_vos_config(**{"vos.readout": "memory"})
