@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import shlex
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -59,6 +61,7 @@ def pretrain(
         heldout_clips=heldout_clips,
         corpus={"generator": "tfrecords_tools.synthetic.clips", "vocabulary": vocab.name,
                 "frame_size": list(frame_size), "preset": preset},
+        command=shlex.join(["ssvad", *sys.argv[1:]]),
         progress=not quiet,
     )
     console.print(f"[bold]pretrained[/] {result.weights_path}: {card_summary(result.card)}")

@@ -128,6 +128,7 @@ def pretrain(
     heldout_seed: int = 1001,
     heldout_clips: int = 64,
     corpus: dict | None = None,
+    command: str | None = None,
     log_every: int = 50,
     progress: bool = True,
 ) -> PretrainResult:
@@ -146,6 +147,7 @@ def pretrain(
         seed: the training stream's seed; `heldout_seed` the held-out clips'.
         heldout_clips: clips scored at the end.
         corpus: what the clips are (recorded in the card).
+        command: the command line that ran this (recorded in the card when given).
         log_every: steps per progress epoch (Keras `fit` epoch; also the TensorBoard step).
         progress: show rich progress bars.
     """
@@ -154,6 +156,7 @@ def pretrain(
     from ssvad_keras.models import build_detector
     from ssvad_keras.models.pretrained import save_pretrained
     from ssvad_keras.progress import progress_bar, stderr_console
+    from ssvad_keras.runtime import software_environment
     from ssvad_keras.training.callbacks import RichProgress
     from ssvad_keras.training.trainer import SemiSupervisedTrainer
 
@@ -209,7 +212,10 @@ def pretrain(
         "data": {"clip_length": config.data.clip_length, "frame_skip": config.data.frame_skip,
                  "input_size": list(config.data.input_size)},
         "history": history,
+        "environment": software_environment(),
     }
+    if command:
+        card["command"] = command
     weights_path = out.with_name(out.name + ".weights.h5")
     card_path = out.with_name(out.name + ".json")
     weights_path.parent.mkdir(parents=True, exist_ok=True)

@@ -28,6 +28,7 @@ def test_a_short_pretraining_run_writes_loadable_weights_and_its_card(tmp_path):
         result = pretrain(
             cfg, lambda seed, start: clip_stream("pretrain", spec, seed, start), classes, tmp_path / "tiny",
             steps=3, batch_size=2, heldout_clips=4, log_every=2, progress=False,
+            command="ssvad pretrain --steps 3",
         )
     finally:
         tf.config.run_functions_eagerly(False)
@@ -36,6 +37,9 @@ def test_a_short_pretraining_run_writes_loadable_weights_and_its_card(tmp_path):
     assert card["steps"] == 3 and card["clips_seen"] == 6 and len(card["history"]) == 2
     assert card["classes"] == classes and card["heldout"]["clips"] == 4
     assert 0.0 <= card["heldout"]["accuracy"] <= 1.0 and card["wall_seconds"] > 0
+    # What made the weights: the command and the releases it ran with.
+    assert card["command"] == "ssvad pretrain --steps 3"
+    assert card["environment"]["tensorflow"] == tf.__version__
 
     # A benchmark detector (6 classes, not 8) takes everything but the class-dependent kernel.
     detector = build_detector(
