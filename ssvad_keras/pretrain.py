@@ -56,8 +56,9 @@ def _objective_overrides(objective: str) -> dict:
     }[objective]
 
 
-def _dataset(clips: ClipFactory, seed: int, config: ExperimentConfig, batch_size: int):
-    """The clip stream as training batches in the trainer's layout (all clips labeled)."""
+def _dataset(clips: ClipFactory, seed: int, config: ExperimentConfig, batch_size: int, start: int = 0):
+    """Clips `start, start + 1, ...` of the stream as training batches in the trainer's layout
+    (all clips labeled)."""
     import tensorflow as tf
 
     t, (h, w) = config.data.clip_length, config.data.input_size
@@ -80,7 +81,7 @@ def _dataset(clips: ClipFactory, seed: int, config: ExperimentConfig, batch_size
             "frame_valid": tf.ones([t], tf.float32),
         }
 
-    dataset = tf.data.Dataset.from_generator(lambda: clips(seed, 0), output_signature=signature)
+    dataset = tf.data.Dataset.from_generator(lambda: clips(seed, start), output_signature=signature)
     return dataset.map(element).batch(batch_size, drop_remainder=True).prefetch(2)
 
 
@@ -177,10 +178,14 @@ def pretrain(
         config.train.learning_rate, decay_steps=steps, alpha=0.05
     )
     trainer.compile(optimizer=keras.optimizers.Adam(schedule, epsilon=config.train.adam_epsilon))
-    dataset = _dataset(clips, seed, config, batch_size)
     history = []
     for epoch in range(epochs):
         count = min(log_every, steps - epoch * log_every)
+        # Every `fit` call iterates its dataset from the beginning, so each chunk gets a dataset
+        # that starts at its own first clip: clip i of the stream is seen once, at step
+        # i // batch_size. (One dataset for every chunk re-read the first `log_every` batches
+        # each time: the weights shipped before 2026-12-02 saw 400 distinct clips.)
+        dataset = _dataset(clips, seed, config, batch_size, start=epoch * log_every * batch_size)
         with progress_bar(progress) as bar:
             logs = trainer.fit(
                 dataset, steps_per_epoch=count, epochs=1, verbose=0, shuffle=False,

@@ -24,14 +24,23 @@ def test_a_short_pretraining_run_writes_loadable_weights_and_its_card(tmp_path):
     # Eager steps: tracing the train step costs ~65 CPU s on 2 cores, three eager steps ~15 s
     # (the traced step runs in every `train()` of tests/training/test_loop.py).
     tf.config.run_functions_eagerly(True)
+    streams = []  # (seed, first clip) of every stream the run opens
+
+    def clips(seed, start):
+        streams.append((seed, start))
+        return clip_stream("pretrain", spec, seed, start)
+
     try:
         result = pretrain(
-            cfg, lambda seed, start: clip_stream("pretrain", spec, seed, start), classes, tmp_path / "tiny",
+            cfg, clips, classes, tmp_path / "tiny",
             steps=3, batch_size=2, heldout_clips=4, log_every=2, progress=False,
             command="ssvad pretrain --steps 3",
         )
     finally:
         tf.config.run_functions_eagerly(False)
+    # Each 2-step chunk continues the stream where the previous one stopped (2 steps x 2 clips),
+    # so no clip is trained on twice; the held-out clips are another stream.
+    assert streams == [(1000, 0), (1000, 4), (1001, 0)]
     card = json.loads(result.card_path.read_text())
     assert card == read_card(result.weights_path)
     assert card["steps"] == 3 and card["clips_seen"] == 6 and len(card["history"]) == 2
