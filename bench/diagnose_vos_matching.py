@@ -56,7 +56,6 @@ VARIANTS = (
     Variant("copy at 32x32 (resolution check)", "copy", "clip", 32, 1.0, 0, 1),
     Variant("rgb 32x32 clip r8 k16", "rgb", "clip", 32, 0.01, 8, 16),
     Variant("rgb 32x32 frame r4 k16", "rgb", "frame", 32, 0.01, 4, 16),
-    Variant("rgb 64x64 frame r6 k16", "rgb", "frame", 64, 0.01, 6, 16),
     Variant("rgb 16x16 frame r2 k8", "rgb", "frame", 16, 0.01, 2, 8),
     Variant("i3d Conv3d_1a 32x32 clip r8 k16", "i3d_1a", "clip", 32, 0.05, 8, 16),
     Variant("i3d Conv3d_1a 32x32 frame r4 k16", "i3d_1a", "frame", 32, 0.05, 4, 16),

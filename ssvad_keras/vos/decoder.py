@@ -204,6 +204,9 @@ class ReferenceMaskDecoder(keras.layers.Layer):
     `Mixed_4f` grid (4x4 cells for a 64x64 input), and the fine levels can only shift the mask
     by a 3x3x3 kernel's reach, so a decoder cannot follow an object that moves its own width
     within a clip (docs/vos.md, "Looking at why it did not learn").
+    With the matching readout (`propagated` given, `MatchingReadout`), the mask channel of
+    each level's cue and the prior are the mask carried to every frame by pixel matching
+    instead of the reference tiled over time (the similarity maps still use the reference).
     Adding a convolution of the mask inside a projection's ReLU is the same as concatenating
     the mask to the skip as one more input channel of the projection; keeping those weights in
     their own layers (`reference_2c`, `reference_1a`) leaves every layer in
