@@ -20,7 +20,7 @@ from tfrecords_tools.writer import ConversionSummary, write_dataset
 # Per vocabulary: stored frame size and video counts. The scene benchmark is stored at 4:3 like
 # UCF101-24 (half its 320x240), so a preset's crop sees what it sees there.
 DEFAULT_FRAME_SIZES = {"scenes": (120, 160), "motion": (64, 64), "pretrain": (120, 160)}
-DEFAULT_COUNTS = {"scenes": (150, 60), "motion": (100, 40), "pretrain": (400, 80)}
+DEFAULT_COUNTS = {"scenes": (150, 240), "motion": (100, 40), "pretrain": (400, 80)}
 DEFAULT_TRAIN_VIDEOS, DEFAULT_TEST_VIDEOS = DEFAULT_COUNTS[DEFAULT_VOCABULARY]
 _SPLIT_CODES = {"train": 0, "test": 1}
 
