@@ -64,7 +64,9 @@ SCRIPT = textwrap.dedent(
 
 def test_two_replicas_match_one_device_on_the_same_global_batch():
     """Replicas see 2 and 1 labeled clips: a per-replica mean would be off by a factor of 4/3
-    on the supervised terms. Losses must agree to 1e-5 (relative); gradients, which float32
+    on the supervised terms. Losses must agree to 1e-4 (relative: TensorFlow 2.21's oneDNN
+    reductions move the summed loss by ~2e-5 between the two layouts, a wrong mean by 0.33);
+    gradients, which float32
     reordering alone moves by ~1e-3 of their scale in this capsule model, must differ no more
     than reordering the same batch on one device does."""
     proc = subprocess.run(
@@ -78,4 +80,4 @@ def test_two_replicas_match_one_device_on_the_same_global_batch():
     assert result["max_grad_diff"] < 1e-3 * result["max_grad"], result
     for key in ("loss", "margin", "bce", "dice", "cls_consistency", "loc_consistency", "accuracy"):
         one, two = result["logs1"][key], result["logs2"][key]
-        assert abs(one - two) <= 1e-5 * max(1.0, abs(one)), (key, result)
+        assert abs(one - two) <= 1e-4 * max(1.0, abs(one)), (key, result)
