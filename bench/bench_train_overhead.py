@@ -19,8 +19,8 @@ Run: `nice -n 15 .venv/bin/python bench/bench_train_overhead.py [--epochs 24] [-
 [--config configs/synthetic.toml] [--row table1_supervised.toml] [--validate-every auto]
 [--data DIR] [--seed 0]`. The defaults mirror a short-epoch tiny run (about 7 s of steps per
 epoch on 2 CPU cores, as in issue 12's 96-epoch run). The headline's supervised-20 run (tiny
-preset, 12 epochs x 27 steps, validation every 4th epoch) is `--row table1_supervised.toml
---epochs 12 --steps 0 --validate-every preset --data <benchmark>`.
+preset, 24 epochs x 27 steps, validation every 4th epoch) is `--row table1_supervised.toml
+--epochs 24 --steps 0 --validate-every preset --data <benchmark>`.
 """
 
 from __future__ import annotations
