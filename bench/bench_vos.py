@@ -8,7 +8,10 @@ J and F over seen and unseen categories and their mean. Prints a table with the 
 standard deviation over seeds and the share of the supervised 10 % -> 100 % gap the
 semi-supervised run closes (the paper's: (30.8 - 10.1) / (47.9 - 10.1) = 55 %).
 
-    nice -n 15 .venv/bin/python bench/bench_vos.py --out runs/bench-vos --seeds 0 1 2 [--set KEY=VALUE ...]
+    nice -n 15 .venv/bin/python bench/bench_vos.py --out runs/bench-vos --seeds 0 1 2 [--untrained] \
+        [--set KEY=VALUE ...]
+
+`--untrained` also scores each seed's model as built, before training (what training must beat).
 
 Results are written after every run to OUT/results.json (a rerun skips runs already there).
 """
@@ -67,6 +70,27 @@ def run_one(name: str, seed: int, data: Path, out: Path, args) -> dict:
     return _figures(report, result.seconds)
 
 
+def untrained_model(seed: int, data: Path, out: Path, args) -> dict:
+    """Scores of the supervised 10 % config's model as built, before any training (pretrained
+    encoder, initialised decoder): the bar training has to clear."""
+    import keras
+
+    from ssvad_keras.evaluation.vos import evaluate_youtube_vos
+    from ssvad_keras.vos.config import load_vos_config, vos_configs_dir
+    from ssvad_keras.vos.model import build_vos_model
+    from ssvad_keras.vos.predict import predict_split
+
+    keras.backend.clear_session()
+    overrides = {**dict(args.set), "train.seed": seed}
+    config = load_vos_config(vos_configs_dir() / RUNS["supervised-10"], preset=args.preset, overrides=overrides)
+    path = out / f"untrained-seed{seed}.keras"
+    build_vos_model(config).save(path)
+    pred, _ = predict_split(path, data, "valid", out / f"pred-untrained-seed{seed}", progress=False)
+    report = evaluate_youtube_vos(data / "valid_gt" / "Annotations", pred / "Annotations",
+                                  data / "valid_gt" / "meta.json", data / "train" / "meta.json")
+    return _figures(report, 0.0)
+
+
 def copy_baseline(data: Path) -> dict:
     """Scores of copying each object's first-appearance mask onto every later frame (no model):
     what a propagation model must beat."""
@@ -110,6 +134,11 @@ def summarise(results: dict, seeds: list[int]) -> str:
             scale, digits = (1, 0) if key == "train_seconds" else (100, 1)
             cells.append(f"{scale * mean:.{digits}f} ± {scale * std:.{digits}f}")
         lines.append(f"| {name} (n={len(rows)}) | " + " | ".join(cells) + " |")
+    untrained = [results[f"untrained-seed{s}"] for s in seeds if f"untrained-seed{s}" in results]
+    if untrained:
+        lines.append(f"| untrained model (n={len(untrained)}) | " + " | ".join(
+            "-" if key == "train_seconds" else f"{100 * sum(r[key] for r in untrained) / len(untrained):.1f}"
+            for key in METRICS) + " |")
     if "copy-first-mask" in results:
         row = results["copy-first-mask"]
         lines.append("| copy first mask (no model) | " + " | ".join(
@@ -142,6 +171,8 @@ def main() -> None:
     parser.add_argument("--train-videos", type=int, default=60)
     parser.add_argument("--valid-videos", type=int, default=20)
     parser.add_argument("--data-seed", type=int, default=0)
+    parser.add_argument("--untrained", action="store_true",
+                        help="also score each seed's model before training (supervised 10 %% config)")
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", type=config_override,
                         help="dotted config overrides for every run, e.g. vos.reference_prior=0.0")
     args = parser.parse_args()
@@ -161,6 +192,10 @@ def main() -> None:
         results["copy-first-mask"] = copy_baseline(data)
         write_json_atomic(results_path, results)
     for seed in args.seeds:
+        if args.untrained and f"untrained-seed{seed}" not in results:
+            results[f"untrained-seed{seed}"] = untrained_model(seed, data, args.out, args)
+            write_json_atomic(results_path, results)
+            print(f"untrained-seed{seed}: overall {results[f'untrained-seed{seed}']['overall']:.4f}", flush=True)
         for name in args.runs:
             key = f"{name}-seed{seed}"
             if key in results:

@@ -7,7 +7,8 @@ similarity J of the prediction and of the object's first mask copied onto frame 
 tracks beats copying from k = 1 on; one that has learned only to copy matches it.
 
 Run: `.venv/bin/python bench/diagnose_vos_decay.py --annotations GT/Annotations --predictions
-PRED/Annotations [--meta GT/meta.json]`.
+PRED/Annotations [--meta GT/meta.json] [--per-offset K]`; `--per-offset 14` prints one row per
+offset k = 1..14 (odd and even offsets of a clip separately).
 """
 
 from __future__ import annotations
@@ -27,12 +28,14 @@ def region_j(pred: np.ndarray, gt: np.ndarray) -> float:
     return 1.0 if union == 0 else float(np.logical_and(pred, gt).sum() / union)
 
 
-def decay_table(annotations: Path, predictions: Path, meta: dict) -> list[tuple[str, int, float, float]]:
-    """(offset range, frames, mean J of the prediction, mean J of the copied first mask) per bin.
-    A missing prediction PNG counts as an empty mask."""
+def decay_table(annotations: Path, predictions: Path, meta: dict,
+                bins: tuple[tuple[int, int | None], ...] = BINS) -> list[tuple[str, int, float, float]]:
+    """(offset range, frames, mean J of the prediction, mean J of the copied first mask) per bin
+    (`bins`: (low, high) offsets, high None for no end). A missing prediction PNG counts as an
+    empty mask."""
     from ssvad_keras.evaluation.vos import read_palette_png
 
-    scores: dict[tuple, list[list[float]]] = {b: [[], []] for b in BINS}
+    scores: dict[tuple, list[list[float]]] = {b: [[], []] for b in bins}
     for video_id, info in sorted(meta["videos"].items()):
         cache: dict[tuple[str, str], np.ndarray] = {}
 
@@ -50,7 +53,7 @@ def decay_table(annotations: Path, predictions: Path, meta: dict) -> list[tuple[
                 gt = read(annotations, stem, "gt") == label
                 pred = read(predictions, stem, "pred")
                 pred = np.zeros_like(gt) if pred is None else pred == label
-                for low, high in BINS:
+                for low, high in bins:
                     if k >= low and (high is None or k <= high):
                         scores[low, high][0].append(region_j(pred, gt))
                         scores[low, high][1].append(region_j(first, gt))
@@ -67,6 +70,8 @@ def main() -> None:
     parser.add_argument("--annotations", type=Path, required=True, help="ground-truth Annotations/ folder")
     parser.add_argument("--predictions", type=Path, required=True, help="predicted Annotations/ folder")
     parser.add_argument("--meta", type=Path, help="the split's meta.json (default: beside --annotations)")
+    parser.add_argument("--per-offset", type=int, metavar="K",
+                        help="one row per frame offset 1..K (and K+ after), not ranges")
     args = parser.parse_args()
 
     from ssvad_keras.errors import SsvadError
@@ -78,7 +83,9 @@ def main() -> None:
             sys.exit(2)
     try:
         meta = read_json(args.meta or args.annotations.parent / "meta.json")
-        rows = decay_table(args.annotations, args.predictions, meta)
+        bins = BINS if args.per_offset is None else (
+            *((k, k) for k in range(1, args.per_offset + 1)), (args.per_offset + 1, None))
+        rows = decay_table(args.annotations, args.predictions, meta, bins)
     except SsvadError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -63,6 +63,14 @@ class VosDataConfig(_Section):
     )
     max_val_videos: int = Field(20, ge=1, description="At most this many of them are scored per epoch.")
     hflip: bool = Field(True, description="The augmented view is the horizontally flipped clip.")
+    labeled_strides: list[Annotated[int, Field(ge=1)]] = Field(
+        [1],
+        min_length=1,
+        description="Frame strides of labeled clips, each giving its own set of clips: 1 plays "
+        "consecutive stored frames (as prediction does; with annotations on every 5th stored "
+        "frame, an 8-frame clip has one target, its 6th frame); 5 plays every 5th stored frame, "
+        "so every frame after the reference is a target (and objects move 5x as fast).",
+    )
 
 
 class VosTrainConfig(TrainConfig):
@@ -110,6 +118,24 @@ class VosSettings(_Section):
     matching_topk: int = Field(16, ge=1, description="Matching readout: matches kept per position.")
     matching_temperature: float = Field(
         0.01, gt=0.0, description="Matching readout: softmax temperature on squared RGB distances."
+    )
+    matching_keys: Literal["rgb", "learned"] = Field(
+        "rgb",
+        description="Matching readout: the features matched. 'rgb': the frames' colours, no "
+        "weights (the readout is fixed). 'learned': the colours and `matching_key_channels` "
+        "learned channels (a 3x3 convolution of each frame), each weighted in the distance by "
+        "a learned weight started at 1 for RGB and 0 for the rest, so training starts from the "
+        "RGB readout and the mask losses reach the features through the affinity's softmax.",
+    )
+    matching_key_channels: int = Field(
+        8, ge=1, description="Matching readout, learned keys: learned channels next to RGB."
+    )
+    correction_gate: float | None = Field(
+        None,
+        description="Given, the decoder's output is a gated residual of its prior: logits = "
+        "a (2 p - 1) + g * decoder, the scalar g learned and started at this value (0: the "
+        "untrained model predicts the readout's mask exactly). None: no gate (g = 1), as "
+        "models saved before the option.",
     )
     mask_threshold: float = Field(
         0.5, gt=0.0, lt=1.0, description="Background wins where every object's probability is below."

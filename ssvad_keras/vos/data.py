@@ -148,15 +148,18 @@ def object_mask(video: VosVideo, stem: str, object_id: int, size: tuple[int, int
     return (_ids(video.annotation_path(stem), tuple(size)) == object_id).astype(np.float32)
 
 
-def clip_indices(start: int, length: int, num_frames: int) -> np.ndarray:
-    """`length` consecutive stored-frame indices from `start`, the last frame repeated past the end.
+def clip_indices(start: int, length: int, num_frames: int, stride: int = 1) -> np.ndarray:
+    """`length` stored-frame indices from `start`, every `stride`-th (1: consecutive), the last
+    frame repeated past the end.
 
     Example:
 
     >>> clip_indices(3, 4, 5).tolist()
     [3, 4, 4, 4]
+    >>> clip_indices(0, 4, 12, stride=5).tolist()
+    [0, 5, 10, 11]
     """
-    return np.minimum(np.arange(start, start + length), num_frames - 1)
+    return np.minimum(start + stride * np.arange(length), num_frames - 1)
 
 
 @dataclass(frozen=True)
@@ -167,20 +170,26 @@ class ClipSample:
     object_id: int
     start: int  # stored-frame index of the reference frame
     labeled: bool
+    stride: int = 1  # stored frames between the clip's frames (1: consecutive)
 
 
-def labeled_samples(videos: Sequence[VosVideo], indices: Sequence[int], length: int) -> list[ClipSample]:
-    """A clip per (object, annotated frame where it is present) whose `length` frames hold a
-    later annotated frame of the video: the clip's target (the object's mask there, empty once
-    it has left)."""
+def labeled_samples(videos: Sequence[VosVideo], indices: Sequence[int], length: int,
+                    strides: Sequence[int] = (1,)) -> list[ClipSample]:
+    """A clip per (frame stride, object, annotated frame where it is present) whose `length`
+    frames, every stride-th stored frame from there, hold a later annotated frame of the video:
+    the clip's target (the object's mask there, empty once it has left). With annotations on
+    every 5th stored frame, a stride-1 clip of 8 frames has one target (its 6th frame), a
+    stride-5 clip one on every frame after the reference (`data.labeled_strides`)."""
     samples = []
-    for v in indices:
-        video = videos[v]
-        position = {stem: i for i, stem in enumerate(video.stems)}
-        annotated = sorted(position[s] for s in video.annotated)
-        for object_id, stems in sorted(video.appearances.items()):
-            samples += [ClipSample(v, object_id, position[s], True) for s in stems
-                        if any(0 < a - position[s] < length for a in annotated)]
+    for stride in strides:
+        for v in indices:
+            video = videos[v]
+            position = {stem: i for i, stem in enumerate(video.stems)}
+            annotated = sorted(position[s] for s in video.annotated)
+            for object_id, stems in sorted(video.appearances.items()):
+                samples += [ClipSample(v, object_id, position[s], True, stride) for s in stems
+                            if any(0 < a - position[s] < length * stride and (a - position[s]) % stride == 0
+                                   for a in annotated)]
     return samples
 
 
@@ -199,7 +208,7 @@ def unlabeled_samples(videos: Sequence[VosVideo], indices: Sequence[int]) -> lis
 
 def make_clip(video: VosVideo, sample: ClipSample, length: int, size: tuple[int, int]) -> dict[str, np.ndarray]:
     """One training clip: `clip`, `reference`, `mask`, `frame_valid`, `labeled` (no batch axis)."""
-    indices = clip_indices(sample.start, length, len(video.stems))
+    indices = clip_indices(sample.start, length, len(video.stems), sample.stride)
     clip = load_frames(video, indices, size)
     reference = object_mask(video, video.stems[sample.start], sample.object_id, size)
     mask = np.zeros((length, *size, 1), np.float32)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import get_args
 
 import keras
 from keras import ops
 
 from ssvad_keras.layers.i3d_unit import SameConv3D
 from ssvad_keras.layers.localization_decoder import _crop_to, upsampling_path
+from ssvad_keras.vos.config import VosSettings
+
+# The matching readout's features (`vos.matching_keys`, one source).
+MATCHING_KEYS = get_args(VosSettings.model_fields["matching_keys"].annotation)
 
 # Sub-layers shared, name for name and shape for shape, with `LocalizationDecoder`: what an
 # action-detection run initialises.
@@ -76,13 +81,29 @@ def _propagated_at(propagated, size: Sequence[int], interpolation: str = "area")
     if (height, width) == grid:
         return propagated
     flat = ops.reshape(propagated, (-1, *grid, 1))
-    flat = ops.image.resize(flat, (height, width), interpolation=interpolation)
+    if interpolation == "area":
+        flat = _area_resize(flat, (height, width))
+    else:
+        flat = ops.image.resize(flat, (height, width), interpolation=interpolation)
     return ops.reshape(flat, (-1, steps, height, width, 1))
+
+
+def _area_resize(images, size: Sequence[int]):
+    """Area resizing of (B, H, W, C) `images` to `size`, with a gradient where the factors are
+    whole numbers (TensorFlow's area resize has none): the value is the area resize's exactly,
+    the gradient the mean pooling's, the same linear map for such factors. Other factors pass
+    no gradient (a learned readout then trains through the prior only)."""
+    value = ops.image.resize(ops.stop_gradient(images), tuple(size), interpolation="area")
+    (height, width), (h, w) = images.shape[1:3], size
+    if height % h or width % w:
+        return value
+    pooled = ops.average_pool(images, (height // h, width // w), (height // h, width // w), "valid")
+    return value + (pooled - ops.stop_gradient(pooled))
 
 
 @keras.saving.register_keras_serializable(package="ssvad")
 class MatchingReadout(keras.layers.Layer):
-    """The reference mask carried to every frame of the clip by pixel matching (no weights).
+    """The reference mask carried to every frame of the clip by pixel matching.
 
     Label propagation through an appearance affinity, as space-time memory networks read their
     memory: the clip's frames are area-resized to a grid (`stride` input pixels per cell); every
@@ -91,16 +112,31 @@ class MatchingReadout(keras.layers.Layer):
     the `topk` best matches are kept, softmax-weighted, and the reference mask (area-resized to
     the grid) is averaged under those weights. On the built-in benchmark this readout alone, at
     a 32x32 grid of the 64x64 input, scores 83.8 J&F against 13.6 for copying the first mask
-    (`bench/diagnose_vos_matching.py`, docs/vos.md). The readout is a fixed function of the
-    clip and the reference, computed without gradient, frame by frame (one (N, N) affinity per
-    frame, N = grid positions).
+    (`bench/diagnose_vos_matching.py`, docs/vos.md). One (N, N) affinity per frame, N = grid
+    positions.
+
+    With `keys="rgb"` (the default) the readout is a fixed function of the clip and the
+    reference: no weights, no gradient. With `keys="learned"` the matched features are the
+    RGB values and `key_channels` learned ones (a 3x3 convolution + ReLU of each frame at the
+    input resolution, mean-pooled over each grid cell), and the distance weighs every
+    channel by a learned weight: `d = sum_c w_c (q_c - k_c)^2`. The weights start at 1 for
+    RGB and 0 for the learned channels, so the untrained readout is the RGB one. The gradient
+    of the mask losses reaches `w` and the convolution through the softmax over the kept
+    matches: which `topk` positions are kept is chosen without gradient on the whole (N, N)
+    affinity, and their logits are recomputed, with gradient, from the kept positions'
+    features only ((N, 2 topk) per frame instead of (N, N)). Positions tied with the last kept
+    one are kept as the fixed readout keeps them, up to `topk` more (ties happen at float32
+    resolution even on random frames); beyond that the two readouts can differ.
 
     Args:
         stride: int. Input pixels per grid cell. Defaults to 2.
         radius: float. Reference positions farther than this (grid cells) are not matched.
             Defaults to 8.
         topk: int. Matches kept per position. Defaults to 16.
-        temperature: float. Softmax temperature on squared RGB distances. Defaults to 0.01.
+        temperature: float. Softmax temperature on squared distances. Defaults to 0.01.
+        keys: "rgb" or "learned", the matched features (above). Defaults to "rgb".
+        key_channels: int. Learned feature channels next to RGB (`keys="learned"` only).
+            Defaults to 8.
         **kwargs: standard `keras.layers.Layer` arguments.
 
     Call arguments:
@@ -119,12 +155,16 @@ class MatchingReadout(keras.layers.Layer):
     """
 
     def __init__(self, stride: int = 2, radius: float = 8.0, topk: int = 16,
-                 temperature: float = 0.01, **kwargs):
+                 temperature: float = 0.01, keys: str = "rgb", key_channels: int = 8, **kwargs):
         super().__init__(**kwargs)
+        if keys not in MATCHING_KEYS:
+            raise ValueError(f"keys must be one of {MATCHING_KEYS}, got {keys!r}")
         self.stride = int(stride)
         self.radius = float(radius)
         self.topk = int(topk)
         self.temperature = float(temperature)
+        self.keys = keys
+        self.key_channels = int(key_channels)
 
     def grid(self, height: int, width: int) -> tuple[int, int]:
         return max(1, height // self.stride), max(1, width // self.stride)
@@ -139,6 +179,34 @@ class MatchingReadout(keras.layers.Layer):
         # 0 within the radius, a large negative logit outside (a constant, not a weight).
         self._far = np.where(distance > self.radius**2, -1e9, 0.0).astype(np.float32)
         self._topk = min(self.topk, height * width)
+        self._candidates = min(2 * self.topk, height * width)
+        if self.keys == "learned":
+            self.key_embedding = keras.layers.Conv2D(
+                self.key_channels, 3, padding="same", activation="relu", name="key_embedding",
+                dtype=self.dtype_policy,
+            )
+            self.key_embedding.build((None, *clip_shape[2:4], 3))
+            # 1 for R, G, B and 0 for the learned channels: the untrained readout is the RGB one.
+            self.key_weights = self.add_weight(
+                shape=(3 + self.key_channels,), name="key_weights",
+                initializer=keras.initializers.Constant([1.0] * 3 + [0.0] * self.key_channels),
+            )
+
+    def _grid_features(self, clip):
+        """(B, T, N, C) features of every frame at the grid: RGB (and the learned channels)."""
+        length, height, width = clip.shape[1:4]
+        grid = self.grid(height, width)
+        frames = ops.reshape(clip, (-1, height, width, 3))
+        features = frames
+        if grid != (height, width):
+            features = ops.image.resize(frames, grid, interpolation="area")
+        if self.keys == "learned":
+            # Mean-pooled over each grid cell: area resizing has no gradient in TensorFlow.
+            learned = self.key_embedding(frames)
+            if grid != (height, width):
+                learned = ops.average_pool(learned, self.stride, self.stride, padding="valid")
+            features = ops.concatenate([features, learned[:, : grid[0], : grid[1]]], axis=-1)
+        return ops.reshape(features, (-1, length, grid[0] * grid[1], features.shape[-1]))
 
     def call(self, clip, reference):
         clip = ops.stop_gradient(ops.cast(clip, "float32"))
@@ -146,19 +214,25 @@ class MatchingReadout(keras.layers.Layer):
         length, height, width = clip.shape[1:4]
         grid = self.grid(height, width)
         positions = grid[0] * grid[1]
-        frames = ops.reshape(clip, (-1, height, width, 3))
-        if grid != (height, width):
-            frames = ops.image.resize(frames, grid, interpolation="area")
-        frames = ops.reshape(frames, (-1, length, positions, 3))
         labels = reference
         if grid != (height, width):
             labels = ops.image.resize(reference, grid, interpolation="area")
         labels = ops.reshape(labels, (-1, positions, 1))
+        features = self._grid_features(clip)
+        far = ops.convert_to_tensor(self._far)
+        if self.keys == "rgb":
+            propagated = self._fixed(features, labels, far)
+        else:
+            propagated = self._learned(features, labels, far)
+        return ops.reshape(propagated, (-1, length, *grid, 1))
+
+    def _fixed(self, frames, labels, far):
+        """The RGB readout: a masked softmax over every frame's whole (N, N) affinity."""
+        frames = ops.stop_gradient(frames)
         keys = frames[:, 0]  # (B, N, 3): the reference frame
         key_norm = ops.sum(keys * keys, axis=-1)[:, None, :]
-        far = ops.convert_to_tensor(self._far)
         out = []
-        for t in range(length):
+        for t in range(frames.shape[1]):
             query = frames[:, t]
             distance = (ops.sum(query * query, axis=-1)[:, :, None] + key_norm
                         - 2.0 * ops.einsum("bnc,bmc->bnm", query, keys))
@@ -167,8 +241,50 @@ class MatchingReadout(keras.layers.Layer):
             logits = ops.where(logits >= kth, logits, -1e9)
             weights = ops.softmax(logits, axis=-1)
             out.append(ops.einsum("bnm,bmc->bnc", weights, labels))
-        propagated = ops.stack(out, axis=1)
-        return ops.stop_gradient(ops.reshape(propagated, (-1, length, *grid, 1)))
+        return ops.stop_gradient(ops.stack(out, axis=1))
+
+    def _learned(self, features, labels, far):
+        """The learned-key readout: the kept matches chosen on the whole affinity without
+        gradient, their softmax weights recomputed with gradient from their features."""
+        weight = ops.cast(self.key_weights, features.dtype)
+        keys = features[:, 0]  # (B, M, C): the reference frame
+        positions = keys.shape[1]
+        # Flat row indices of every clip's reference positions, and of every query's.
+        batch_offset = (ops.arange(ops.shape(keys)[0]) * positions)[:, None, None]
+        query_offset = (ops.arange(positions) * positions)[None, :, None]
+        flat_keys = ops.reshape(keys, (-1, keys.shape[-1]))
+        flat_labels = ops.reshape(labels, (-1,))
+        flat_far = ops.reshape(far, (-1,))
+        still_keys, still_weight = ops.stop_gradient(keys), ops.stop_gradient(weight)
+        # The selection's distance is summed per part (RGB, learned channels) in the fixed
+        # readout's arithmetic, so at the initial weights (1 and 0) it is that readout's to the bit.
+        parts = [(slice(0, 3), still_keys[..., :3], still_weight[:3]),
+                 (slice(3, None), still_keys[..., 3:], still_weight[3:])]
+        key_norms = [ops.sum(k * k * w, axis=-1)[:, None, :] for _, k, w in parts]
+        out = []
+        for t in range(features.shape[1]):
+            query = features[:, t]
+            # Which matches are kept: the weighted distance on the whole affinity, no gradient.
+            still = ops.stop_gradient(query)
+            distance = 0.0
+            for (channels, part_keys, part_weight), key_norm in zip(parts, key_norms, strict=True):
+                q = still[..., channels]
+                distance = distance + (
+                    ops.sum(q * q * part_weight, axis=-1)[:, :, None] + key_norm
+                    - 2.0 * ops.einsum("bnc,bmc->bnm", q * part_weight, part_keys))
+            logits = -ops.maximum(distance, 0.0) / self.temperature + far
+            # The best `topk` and, as the fixed readout's `>= kth`, those tied with the last
+            # of them (up to `topk` more candidates).
+            values, kept = ops.top_k(logits, self._candidates, sorted=True)  # (B, N, 2k)
+            tied = values >= values[..., self._topk - 1 : self._topk]
+            # Their logits again, from their features, with gradient.
+            matched = ops.take(flat_keys, kept + batch_offset, axis=0)  # (B, N, 2k, C)
+            difference = query[:, :, None, :] - matched
+            logits = (-ops.sum(difference * difference * weight, axis=-1) / self.temperature
+                      + ops.take(flat_far, kept + query_offset, axis=0))
+            weights = ops.softmax(ops.where(tied, logits, -1e9), axis=-1)
+            out.append(ops.sum(weights * ops.take(flat_labels, kept + batch_offset, axis=0), axis=-1))
+        return ops.stack(out, axis=1)[..., None]
 
     def compute_output_shape(self, clip_shape, reference_shape):
         return (clip_shape[0], clip_shape[1], *self.grid(*clip_shape[2:4]), 1)
@@ -176,7 +292,8 @@ class MatchingReadout(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update({"stride": self.stride, "radius": self.radius, "topk": self.topk,
-                       "temperature": self.temperature})
+                       "temperature": self.temperature, "keys": self.keys,
+                       "key_channels": self.key_channels})
         return config
 
 
@@ -223,6 +340,11 @@ class ReferenceMaskDecoder(keras.layers.Layer):
         seed: int or None. Dropout seed. Defaults to `None`.
         prior_init: float. Initial scale `a` of the reference prior `a (2 m - 1)` added to
             every frame's logits (m the reference mask). Defaults to 2.0.
+        correction_gate: float or None. Given, the decoder's output is a gated residual of
+            the prior, `logits = a (2 p - 1) + g * smooth(x)`, with the scalar `g` learned and
+            started here (0: the untrained model predicts exactly what the prior says, the
+            readout's mask with the matching readout). None (the default, and models saved
+            before the option): no gate, `g = 1`, no variable.
         **kwargs: standard `keras.layers.Layer` arguments.
 
     Call arguments:
@@ -258,6 +380,7 @@ class ReferenceMaskDecoder(keras.layers.Layer):
         dropout: float = 0.5,
         seed: int | None = None,
         prior_init: float = 2.0,
+        correction_gate: float | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -267,6 +390,7 @@ class ReferenceMaskDecoder(keras.layers.Layer):
         self.dropout = float(dropout)
         self.seed = seed
         self.prior_init = float(prior_init)
+        self.correction_gate = None if correction_gate is None else float(correction_gate)
 
     def build(self, mixed_4f_shape, skip_2c_shape, skip_1a_shape, reference_shape,
               propagated_shape=None):
@@ -299,6 +423,12 @@ class ReferenceMaskDecoder(keras.layers.Layer):
             shape=(), initializer=keras.initializers.Constant(self.prior_init),
             name="reference_prior",
         )
+        if self.correction_gate is not None:
+            # The decoder's output as a gated residual of the prior: logits = prior + g * smooth.
+            self.gate = self.add_weight(
+                shape=(), initializer=keras.initializers.Constant(self.correction_gate),
+                name="correction_gate",
+            )
         self._sizes = (grid_4f, tuple(skip_2c_shape[1:4]), tuple(skip_1a_shape[1:4]))
 
     def pretrained_layers(self) -> dict[str, keras.layers.Layer]:
@@ -343,7 +473,10 @@ class ReferenceMaskDecoder(keras.layers.Layer):
             prior = (2.0 * reference - 1.0)[:, None]
         else:
             prior = 2.0 * _propagated_at(propagated, self.output_size, "bilinear") - 1.0
-        return self.smooth(x) + ops.cast(self.reference_prior, x.dtype) * prior
+        correction = self.smooth(x)
+        if self.correction_gate is not None:
+            correction = ops.cast(self.gate, x.dtype) * correction
+        return correction + ops.cast(self.reference_prior, x.dtype) * prior
 
     def compute_output_shape(self, mixed_4f_shape, *args, **kwargs):
         return (mixed_4f_shape[0], *self.output_size, 1)
@@ -358,6 +491,7 @@ class ReferenceMaskDecoder(keras.layers.Layer):
                 "dropout": self.dropout,
                 "seed": self.seed,
                 "prior_init": self.prior_init,
+                "correction_gate": self.correction_gate,
             }
         )
         return config

@@ -22,7 +22,7 @@ from ssvad_keras.layers import I3DEncoder
 from ssvad_keras.models.detector import encode_clip
 from ssvad_keras.run_dir import RunDir
 from ssvad_keras.vos.config import VosConfig, VosSettings
-from ssvad_keras.vos.decoder import MatchingReadout, ReferenceMaskDecoder
+from ssvad_keras.vos.decoder import MATCHING_KEYS, MatchingReadout, ReferenceMaskDecoder
 
 # The pixel ranges `ModelConfig.pixel_range` allows (one source).
 PIXEL_RANGES = get_args(ModelConfig.model_fields["pixel_range"].annotation)
@@ -48,8 +48,13 @@ class MaskPropagationModel(keras.Model):
         readout: "prototype" or "matching" (`vos.readout`). "matching" carries the reference
             mask to every frame by pixel matching (`MatchingReadout`) and feeds that to the
             decoder in place of the reference tiled over time. Defaults to "prototype".
-        matching_stride, matching_radius, matching_topk, matching_temperature: the
-            `MatchingReadout`'s `stride`, `radius`, `topk`, `temperature` (`vos.matching_*`).
+        matching_stride, matching_radius, matching_topk, matching_temperature, matching_keys,
+            matching_key_channels: the `MatchingReadout`'s `stride`, `radius`, `topk`,
+            `temperature`, `keys`, `key_channels` (`vos.matching_*`). Defaults to the fixed
+            RGB readout ("rgb").
+        correction_gate: float or None. The decoder's `correction_gate` (`vos.correction_gate`):
+            given, logits = prior + g * decoder output with g learned and started here.
+            Defaults to None (no gate).
         **kwargs: standard `keras.Model` arguments.
 
     Example:
@@ -79,6 +84,9 @@ class MaskPropagationModel(keras.Model):
         matching_radius: float = 8.0,
         matching_topk: int = 16,
         matching_temperature: float = 0.01,
+        matching_keys: str = "rgb",
+        matching_key_channels: int = 8,
+        correction_gate: float | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -103,11 +111,17 @@ class MaskPropagationModel(keras.Model):
         self.matching_radius = float(matching_radius)
         self.matching_topk = int(matching_topk)
         self.matching_temperature = float(matching_temperature)
+        if matching_keys not in MATCHING_KEYS:
+            raise ConfigError(f"vos.matching_keys: must be one of {MATCHING_KEYS}, got {matching_keys!r}")
+        self.matching_keys = matching_keys
+        self.matching_key_channels = int(matching_key_channels)
+        self.correction_gate = None if correction_gate is None else float(correction_gate)
         self.matching = None
         if readout == "matching":
             self.matching = MatchingReadout(
                 self.matching_stride, self.matching_radius, self.matching_topk,
-                self.matching_temperature, name="matching_readout",
+                self.matching_temperature, keys=self.matching_keys,
+                key_channels=self.matching_key_channels, name="matching_readout",
             )
         # The same layer names as VideoCapsuleDetector's: weights move between the two.
         self.encoder = I3DEncoder(encoder_variant, encoder_width, name="i3d_encoder")
@@ -121,6 +135,7 @@ class MaskPropagationModel(keras.Model):
             dropout=decoder_dropout,
             seed=None if seed is None else seed + 1,
             prior_init=self.reference_prior,
+            correction_gate=self.correction_gate,
             name="reference_mask_decoder",
         )
         self.build()
@@ -166,6 +181,9 @@ class MaskPropagationModel(keras.Model):
             "matching_radius": self.matching_radius,
             "matching_topk": self.matching_topk,
             "matching_temperature": self.matching_temperature,
+            "matching_keys": self.matching_keys,
+            "matching_key_channels": self.matching_key_channels,
+            "correction_gate": self.correction_gate,
         }
 
     @classmethod
@@ -201,6 +219,9 @@ def build_vos_model(config: VosConfig, seed: int | None = None) -> MaskPropagati
         matching_radius=config.vos.matching_radius,
         matching_topk=config.vos.matching_topk,
         matching_temperature=config.vos.matching_temperature,
+        matching_keys=config.vos.matching_keys,
+        matching_key_channels=config.vos.matching_key_channels,
+        correction_gate=config.vos.correction_gate,
     )
     from ssvad_keras.models.pretrained import is_pretrained_file, load_part, resolve_weights
 

@@ -171,7 +171,8 @@ def train_vos(
     train_ids = sorted(set(split["labeled"]) | set(split["unlabeled"]))
     videos = read_vos_split(data_dir / "train", train_ids)
     position = {v.video_id: i for i, v in enumerate(videos)}
-    labeled = labeled_samples(videos, [position[v] for v in split["labeled"]], dcfg.clip_length)
+    labeled = labeled_samples(videos, [position[v] for v in split["labeled"]], dcfg.clip_length,
+                              dcfg.labeled_strides)
     unlabeled = unlabeled_samples(videos, [position[v] for v in split["unlabeled"]])
     steps = tcfg.steps_per_epoch or steps_per_epoch(len(labeled), len(unlabeled), dcfg)
     if not tcfg.semi_supervised:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ssvad_keras.vos.data import labeled_samples, make_clip, object_mask, read_vos_split
+from ssvad_keras.vos.data import ClipSample, labeled_samples, make_clip, object_mask, read_vos_split
 
 
 def test_labeled_clips_target_the_annotated_frames_after_the_reference(tiny_vos_dataset):
@@ -28,6 +28,33 @@ def test_labeled_clips_target_the_annotated_frames_after_the_reference(tiny_vos_
             np.testing.assert_array_equal(clip["mask"][t, ..., 0], target)
     # Clips too short to reach the next annotated frame give no labeled samples at all.
     assert labeled_samples(videos, range(len(videos)), 5) == []
+
+
+def test_stride_5_clips_target_every_frame_after_the_reference(tiny_vos_dataset):
+    # data.labeled_strides = [1, 5]: the stride-1 clips as before, then clips of every 5th
+    # stored frame, which (annotations on every 5th frame) are targets on each later frame
+    # inside the video.
+    videos = read_vos_split(tiny_vos_dataset / "train")
+    length, size = 4, (32, 32)
+    consecutive = labeled_samples(videos, range(len(videos)), length)
+    samples = labeled_samples(videos, range(len(videos)), length, strides=(1, 5))
+    assert consecutive == [] and samples and {s.stride for s in samples} == {5}
+    for sample in samples:
+        video = videos[sample.video]
+        clip = make_clip(video, sample, length, size)
+        annotated = {video.stems.index(s) for s in video.annotated}
+        frames = [min(sample.start + 5 * t, len(video.stems) - 1) for t in range(length)]
+        expected = [float(0 < t and frames[t] != frames[t - 1] and frames[t] in annotated)
+                    for t in range(length)]
+        assert clip["frame_valid"].tolist() == expected
+        for t in np.flatnonzero(clip["frame_valid"]):
+            target = object_mask(video, video.stems[frames[t]], sample.object_id, size)
+            np.testing.assert_array_equal(clip["mask"][t, ..., 0], target)
+            np.testing.assert_array_equal(
+                clip["clip"][t], make_clip(video, ClipSample(sample.video, sample.object_id, frames[t], True),
+                                           length, size)["clip"][0])
+    # More than one target per clip, which no stride-1 clip of these videos has.
+    assert max(make_clip(videos[s.video], s, length, size)["frame_valid"].sum() for s in samples) >= 2
 
 
 def test_supervised_batches_hold_as_many_labeled_clips_as_a_semi_supervised_one(tiny_vos_dataset):

@@ -212,3 +212,114 @@ def test_matching_readout_round_trips_through_save_and_load(matching_model, tmp_
 def test_unknown_readout_is_one_config_error():
     with pytest.raises(ConfigError, match="vos.readout"):
         tiny_vos_config(**{"vos.readout": "memory"})
+
+
+def _learned_readout(**kwargs):
+    return MatchingReadout(stride=2, radius=8, topk=16, keys="learned", key_channels=4, **kwargs)
+
+
+def test_untrained_learned_readout_is_the_rgb_readout():
+    # The learned channels start at weight 0 and RGB at 1: before training, the learned-key
+    # readout propagates exactly what the fixed RGB readout does (ties at float32 resolution included).
+    inputs = _inputs(batch=2, seed=3)
+    fixed = np.asarray(MatchingReadout(stride=2, radius=8, topk=16)(inputs["clip"], inputs["reference"]))
+    learned = _learned_readout()
+    out = np.asarray(learned(inputs["clip"], inputs["reference"]))
+    np.testing.assert_allclose(out, fixed, atol=1e-5)
+    assert sorted(w.path.split("/", 1)[1] for w in learned.trainable_weights) == [
+        "key_embedding/bias", "key_embedding/kernel", "key_weights"]
+    square, _ = _moving_square()
+    np.testing.assert_allclose(
+        np.asarray(learned(square["clip"], square["reference"])),
+        np.asarray(MatchingReadout(stride=2, radius=8, topk=16)(square["clip"], square["reference"])),
+        atol=1e-5)
+
+
+def test_mask_loss_gradient_reaches_the_learned_keys():
+    # Through the softmax over the kept matches: the channel weights get a gradient at once, and
+    # the key embedding as soon as its channels weigh in the distance (they start at 0, so its
+    # gradient starts at 0 too); the fixed readout has no weights and passes no gradient.
+    import tensorflow as tf
+
+    inputs = _inputs(batch=2, seed=4)
+    target = np.roll(inputs["reference"], 2, axis=2)[:, None, ::2, ::2]
+    readout = _learned_readout()
+    readout(inputs["clip"], inputs["reference"])
+
+    def gradients():
+        with tf.GradientTape() as tape:
+            p = readout(inputs["clip"], inputs["reference"])
+            loss = tf.reduce_mean((p - target) ** 2)
+        grads = tape.gradient(loss, readout.trainable_weights)
+        return {w.path.rsplit("/", 1)[1]: g for w, g in zip(readout.trainable_weights, grads, strict=True)}
+
+    first = gradients()
+    assert np.abs(np.asarray(first["key_weights"])).max() > 0
+    assert np.abs(np.asarray(first["kernel"])).max() == 0
+    readout.key_weights.assign(np.array([1, 1, 1, 0.5, 0.5, 0.5, 0.5], np.float32))
+    assert np.abs(np.asarray(gradients()["kernel"])).max() > 0
+
+
+def test_gated_model_starts_at_the_readout():
+    # vos.correction_gate = 0: the untrained decoder adds nothing, the logits are the prior
+    # a (2 p_t - 1) on the readout's mask exactly; with learned keys, the same readout.
+    gated = build_vos_model(tiny_vos_config(**{
+        "vos.readout": "matching", "vos.matching_keys": "learned", "vos.correction_gate": 0.0}))
+    assert float(gated.decoder.gate.numpy()) == 0.0
+    inputs = _inputs(seed=5)
+    logits = np.asarray(gated(inputs)["mask_logits"])
+    propagated = MatchingReadout(stride=2, radius=8, topk=16)(inputs["clip"], inputs["reference"])
+    resized = keras.ops.image.resize(keras.ops.reshape(propagated, (-1, CLIP[1] // 2, CLIP[2] // 2, 1)),
+                                     CLIP[1:], interpolation="bilinear")
+    prior = 2.0 * (2.0 * np.asarray(resized).reshape(2, *CLIP, 1) - 1.0)
+    np.testing.assert_allclose(logits, prior, atol=1e-4)
+
+
+@pytest.mark.parametrize("gate", [None, 0.0])
+def test_model_mask_loss_reaches_the_readouts_key_weights(gate):
+    # Through the prior and (ungated) the decoder's cues, whose area resizing passes mean
+    # pooling's gradient; the trainer trains every trainable variable of the model.
+    import tensorflow as tf
+
+    model = build_vos_model(tiny_vos_config(**{
+        "vos.readout": "matching", "vos.matching_keys": "learned", "vos.correction_gate": gate}))
+    inputs = _inputs(seed=6)
+    target = np.roll(inputs["reference"], 3, axis=2)[:, None]
+    with tf.GradientTape() as tape:
+        logits = model(inputs, training=True)["mask_logits"]
+        loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(tf.broadcast_to(target, logits.shape), logits))
+    variables = {w.path.split("/", 1)[1]: w for w in model.trainable_weights}
+    key_weights = variables["matching_readout/key_weights"]
+    gradient = tape.gradient(loss, key_weights)
+    assert gradient is not None and np.abs(np.asarray(gradient)).max() > 0
+
+
+def test_learned_readout_and_gate_round_trip_through_save_and_load(tmp_path):
+    model = build_vos_model(tiny_vos_config(**{
+        "vos.readout": "matching", "vos.matching_keys": "learned", "vos.matching_key_channels": 3,
+        "vos.correction_gate": 0.25}))
+    model.matching.key_weights.assign(np.array([1.0, 0.5, 2.0, 0.1, 0.2, 0.3], np.float32))
+    path = tmp_path / "learned.keras"
+    model.save(path)
+    loaded = load_vos_model(path)  # safe_mode=True
+    assert (loaded.matching_keys, loaded.matching_key_channels, loaded.correction_gate) == ("learned", 3, 0.25)
+    np.testing.assert_allclose(np.asarray(loaded.matching.key_weights), [1.0, 0.5, 2.0, 0.1, 0.2, 0.3])
+    inputs = _inputs()
+    np.testing.assert_allclose(np.asarray(loaded(inputs)["mask_logits"]),
+                               np.asarray(model(inputs)["mask_logits"]), atol=1e-5)
+
+
+def test_models_saved_without_the_new_options_keep_their_meaning(matching_model):
+    # A config saved before vos.matching_keys / vos.correction_gate existed: the fixed RGB readout
+    # and no gate (no new variables).
+    config = matching_model.get_config()
+    for key in ("matching_keys", "matching_key_channels", "correction_gate"):
+        config.pop(key)
+    old = type(matching_model).from_config(config)
+    assert old.matching_keys == "rgb" and old.correction_gate is None
+    assert not old.matching.weights and len(old.weights) == len(matching_model.weights)
+
+
+def test_unknown_matching_keys_is_one_config_error():
+    with pytest.raises(ConfigError, match="vos.matching_keys"):
+        tiny_vos_config(**{"vos.matching_keys": "i3d"})
