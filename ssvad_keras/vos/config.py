@@ -63,6 +63,13 @@ class VosDataConfig(_Section):
     )
     max_val_videos: int = Field(20, ge=1, description="At most this many of them are scored per epoch.")
     hflip: bool = Field(True, description="The augmented view is the horizontally flipped clip.")
+    mask_resize: Literal["nearest", "area"] = Field(
+        "nearest",
+        description="How training clips' reference and target masks are resized to the input: "
+        "'nearest' (OpenCV's nearest neighbour: binary, but displaced by up to a third of a "
+        "pixel at 72x96 -> 64x64, since it samples floor(i * scale)) or 'area' (the share of "
+        "each pixel the object covers: soft, in place, as prediction resizes the given mask).",
+    )
     labeled_strides: list[Annotated[int, Field(ge=1)]] = Field(
         [1],
         min_length=1,
@@ -136,6 +143,14 @@ class VosSettings(_Section):
         "a (2 p - 1) + g * decoder, the scalar g learned and started at this value (0: the "
         "untrained model predicts the readout's mask exactly). None: no gate (g = 1), as "
         "models saved before the option.",
+    )
+    given_mask_resize: Literal["area", "nearest"] = Field(
+        "area",
+        description="Prediction: how each object's given first-appearance mask is resized to the "
+        "model's input for its first clip. 'area' keeps soft boundary values; 'nearest' gives "
+        "the binary mask a training clip's reference is (`make_clip`) and every later clip's "
+        "thresholded reference is. Trained decoders lose 1-3 points of J on soft references "
+        "(docs/vos.md, 2026-12-02 later).",
     )
     mask_threshold: float = Field(
         0.5, gt=0.0, lt=1.0, description="Background wins where every object's probability is below."

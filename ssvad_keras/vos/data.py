@@ -143,8 +143,24 @@ def load_frames(video: VosVideo, indices: Sequence[int], size: tuple[int, int]) 
     return np.stack(frames).astype(np.float32) / 255.0
 
 
-def object_mask(video: VosVideo, stem: str, object_id: int, size: tuple[int, int]) -> np.ndarray:
-    """(H, W) float32 0/1 mask of one object on an annotated frame, at `size`."""
+@functools.lru_cache(maxsize=_CACHE_ENTRIES)
+def _area_mask(path: Path, size: tuple[int, int], object_id: int) -> np.ndarray:
+    mask = (read_palette_png(path) == object_id).astype(np.float32)
+    return cv2.resize(mask, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+
+
+def object_mask(video: VosVideo, stem: str, object_id: int, size: tuple[int, int],
+                resize: str = "nearest") -> np.ndarray:
+    """(H, W) float32 mask of one object on an annotated frame, at `size`: 0/1 from the id map
+    resized by OpenCV's nearest neighbour (`resize="nearest"`), or the share of each pixel the
+    object covers (`"area"`, as prediction resizes the given mask).
+
+    OpenCV's nearest neighbour samples source pixel floor(i * scale) for target pixel i, not the
+    one under its centre: at 72x96 -> 64x64 the mask moves by up to a third of a pixel against the
+    (area-resized) frames, a displacement a decoder learns and then puts into its predictions
+    at the original resolution (docs/vos.md, 2026-12-02 later)."""
+    if resize == "area":
+        return _area_mask(video.annotation_path(stem), tuple(size), int(object_id)).copy()
     return (_ids(video.annotation_path(stem), tuple(size)) == object_id).astype(np.float32)
 
 
@@ -206,11 +222,13 @@ def unlabeled_samples(videos: Sequence[VosVideo], indices: Sequence[int]) -> lis
     return samples
 
 
-def make_clip(video: VosVideo, sample: ClipSample, length: int, size: tuple[int, int]) -> dict[str, np.ndarray]:
-    """One training clip: `clip`, `reference`, `mask`, `frame_valid`, `labeled` (no batch axis)."""
+def make_clip(video: VosVideo, sample: ClipSample, length: int, size: tuple[int, int],
+              mask_resize: str = "nearest") -> dict[str, np.ndarray]:
+    """One training clip: `clip`, `reference`, `mask`, `frame_valid`, `labeled` (no batch axis);
+    reference and target masks resized as `mask_resize` says (`object_mask`)."""
     indices = clip_indices(sample.start, length, len(video.stems), sample.stride)
     clip = load_frames(video, indices, size)
-    reference = object_mask(video, video.stems[sample.start], sample.object_id, size)
+    reference = object_mask(video, video.stems[sample.start], sample.object_id, size, mask_resize)
     mask = np.zeros((length, *size, 1), np.float32)
     valid = np.zeros((length,), np.float32)
     annotated = set(video.annotated)
@@ -218,7 +236,7 @@ def make_clip(video: VosVideo, sample: ClipSample, length: int, size: tuple[int,
         for t, index in enumerate(indices):
             stem = video.stems[index]
             if stem in annotated and t > 0 and index != indices[t - 1]:
-                mask[t, ..., 0] = object_mask(video, stem, sample.object_id, size)
+                mask[t, ..., 0] = object_mask(video, stem, sample.object_id, size, mask_resize)
                 valid[t] = 1.0
     return {
         "clip": clip,
@@ -271,7 +289,7 @@ def epoch_batches(
     for _ in range(steps):
         samples = [next(labeled_stream) for _ in range(n_labeled)]
         samples += [next(unlabeled_stream) for _ in range(n_unlabeled)]
-        clips = [make_clip(videos[s.video], s, config.clip_length, size) for s in samples]
+        clips = [make_clip(videos[s.video], s, config.clip_length, size, config.mask_resize) for s in samples]
         yield {key: np.stack([c[key] for c in clips]) for key in clips[0]}
 
 

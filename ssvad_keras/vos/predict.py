@@ -92,7 +92,8 @@ def inference_function(model):
 
 
 def propagate_video(
-    model, video: VosVideo, threshold: float = 0.5, batch_size: int = 8, forward=None
+    model, video: VosVideo, threshold: float = 0.5, batch_size: int = 8, forward=None,
+    given_resize: str = "area",
 ) -> dict[str, np.ndarray]:
     """Segment every stored frame of `video` from each object's first-appearance mask.
 
@@ -102,6 +103,8 @@ def propagate_video(
         threshold: merge and reference threshold on probabilities.
         batch_size: clips per forward pass.
         forward: `inference_function(model)`, to reuse across videos (made here when None).
+        given_resize: "area" or "nearest", how each given mask is resized to the model's input
+            for its first clip (`vos.given_mask_resize`): soft, or binary as in training.
 
     Returns:
         stem -> (H, W) uint8 object ids at the original resolution, for every stored frame
@@ -121,7 +124,11 @@ def propagate_video(
     shape = next(iter(given.values()))[1].shape
     tracks = []
     for object_id, (index, mask) in given.items():
-        small = cv2.resize(mask.astype(np.float32), (width, height), interpolation=cv2.INTER_AREA)
+        if given_resize == "nearest":  # binary, as make_clip's reference masks
+            small = cv2.resize(mask.astype(np.uint8), (width, height),
+                               interpolation=cv2.INTER_NEAREST).astype(np.float32)
+        else:
+            small = cv2.resize(mask.astype(np.float32), (width, height), interpolation=cv2.INTER_AREA)
         tracks.append(_Track(object_id, index, small, {index: small}))
     active = [t for t in tracks if t.start < num_frames - 1]
     while active:
@@ -181,6 +188,7 @@ def predict_split(
     *,
     video_ids: Sequence[str] | None = None,
     progress: bool = True,
+    given_resize: str | None = None,
 ) -> tuple[Path, Path]:
     """Write the YouTube-VOS submission of a split: `out/Annotations/<video>/<frame>.png` and
     `out.zip` (with `Annotations/` at its root), both atomically.
@@ -192,6 +200,8 @@ def predict_split(
         out: the prediction folder to write.
         video_ids: only these videos (default all in the split's meta).
         progress: show a rich progress bar.
+        given_resize: "area" or "nearest" (`propagate_video`); None: the run config's
+            `vos.given_mask_resize`, "area" for a `.keras` file.
 
     Returns:
         (folder, zip) paths.
@@ -199,6 +209,8 @@ def predict_split(
     model, config = model_from_checkpoint(checkpoint)
     threshold = config.vos.mask_threshold if config else 0.5
     batch_size = config.vos.predict_batch_size if config else 8
+    if given_resize is None:
+        given_resize = config.vos.given_mask_resize if config else "area"
     videos = read_vos_split(Path(data_dir) / split, video_ids)
     forward = inference_function(model)
     out = Path(out)
@@ -208,7 +220,8 @@ def predict_split(
         for video in videos:
             folder = tmp / "Annotations" / video.video_id
             folder.mkdir(parents=True)
-            for stem, ids in propagate_video(model, video, threshold, batch_size, forward).items():
+            for stem, ids in propagate_video(model, video, threshold, batch_size, forward,
+                                             given_resize).items():
                 write_palette_png(folder / f"{stem}.png", ids)
             bar.update(task, advance=1, info=video.video_id)
         with atomic_path(archive) as zip_tmp, zipfile.ZipFile(zip_tmp, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -219,7 +232,7 @@ def predict_split(
 
 def score_propagation(
     model, videos: Sequence[VosVideo], threshold: float = 0.5, batch_size: int = 8,
-    seen_categories: set[str] | None = None, eager: bool = False,
+    seen_categories: set[str] | None = None, eager: bool = False, given_resize: str = "area",
 ) -> VosReport:
     """Propagate each video from its first annotated appearances and score the later
     annotated frames (validation on held-out training videos); `eager` calls the model
@@ -231,7 +244,7 @@ def score_propagation(
     else:
         forward = inference_function(model)
     for video in videos:
-        pred = propagate_video(model, video, threshold, batch_size, forward)
+        pred = propagate_video(model, video, threshold, batch_size, forward, given_resize)
         gt = {s: read_palette_png(video.annotation_path(s)) for s in video.annotated}
         shape = next(iter(gt.values())).shape if gt else None
         pred = {s: pred.get(s, np.zeros(shape, np.uint8)) for s in gt}

@@ -230,7 +230,7 @@ def train_vos(
             if val_videos and ((epoch + 1) % tcfg.validate_every == 0 or epoch + 1 == tcfg.epochs):
                 report = score_propagation(
                     model, val_videos, config.vos.mask_threshold, config.vos.predict_batch_size,
-                    eager=config.vos.run_eagerly,
+                    eager=config.vos.run_eagerly, given_resize=config.vos.given_mask_resize,
                 )
                 logs["val_j"], logs["val_f"] = report.j_seen, report.f_seen
                 logs["val_jf"] = None if report.j_seen is None else (report.j_seen + report.f_seen) / 2

@@ -57,6 +57,35 @@ def test_stride_5_clips_target_every_frame_after_the_reference(tiny_vos_dataset)
     assert max(make_clip(videos[s.video], s, length, size)["frame_valid"].sum() for s in samples) >= 2
 
 
+def test_area_resized_masks_stay_in_place(tiny_vos_dataset):
+    # data.mask_resize = "area": each pixel's share of the object, whose centroid is the object's
+    # (the frames are area-resized too); OpenCV's nearest neighbour moves the mask down-right.
+    from ssvad_keras.evaluation.vos import read_palette_png
+
+    videos = read_vos_split(tiny_vos_dataset / "train")
+    size = (16, 24)  # 24x36 -> a third smaller, as 72x96 -> 64x64 in width
+    shifts = {"area": [], "nearest": []}
+    for video in videos:
+        for object_id, stems in video.appearances.items():
+            full = (read_palette_png(video.annotation_path(stems[0])) == object_id).astype(np.float64)
+            if full.sum() < 30:
+                continue
+            yy, xx = np.mgrid[0 : full.shape[0], 0 : full.shape[1]]
+            # The object's centroid in target pixels (pixel centres at i + 0.5 in both grids).
+            scale = np.array([size[0] / full.shape[0], size[1] / full.shape[1]])
+            truth = (np.array([(full * yy).sum(), (full * xx).sum()]) / full.sum() + 0.5) * scale - 0.5
+            for mode in shifts:
+                mask = object_mask(video, stems[0], object_id, size, resize=mode)
+                y, x = np.mgrid[0 : size[0], 0 : size[1]]
+                centroid = np.array([(mask * y).sum(), (mask * x).sum()]) / mask.sum()
+                shifts[mode].append(centroid - truth)
+    area, nearest = (np.mean(shifts[m], axis=0) for m in ("area", "nearest"))
+    assert np.abs(area).max() < 0.05
+    assert nearest.min() > 0.1  # down and right, a sizeable share of a pixel
+    clip = make_clip(videos[0], labeled_samples(videos, [0], 6)[0], 6, size, mask_resize="area")
+    assert ((clip["reference"] > 0) & (clip["reference"] < 1)).any()  # soft at the boundary
+
+
 def test_supervised_batches_hold_as_many_labeled_clips_as_a_semi_supervised_one(tiny_vos_dataset):
     """`train.supervised_batch`: "labeled" keeps `labeled_per_batch` clips, "full" fills the batch."""
     from ssvad_keras.vos.config import VosDataConfig

@@ -60,3 +60,30 @@ def test_propagation_chains_clips_from_each_first_appearance(tmp_path):
         if t >= 5:
             expected[10:13, 1 + t - 5 : 4 + t - 5] = 2  # object 2 only from its given frame
         np.testing.assert_array_equal(ids, expected, err_msg=f"frame {t}")
+
+
+def test_given_mask_is_resized_soft_or_binary_as_asked(tmp_path):
+    # vos.given_mask_resize: the first clip's reference is the given mask area-resized (soft
+    # boundary values) or nearest-resized (0/1, as training's reference masks).
+    split = tmp_path / "valid"
+    (split / "JPEGImages" / "v").mkdir(parents=True)
+    (split / "Annotations" / "v").mkdir(parents=True)
+    for t in range(4):
+        cv2.imwrite(str(split / "JPEGImages" / "v" / f"{t:05d}.jpg"), np.zeros((24, 24, 3), np.uint8))
+    given = np.zeros((24, 24), np.uint8)
+    given[3:10, 5:12] = 1
+    write_palette_png(split / "Annotations" / "v" / "00000.png", given)
+    (split / "meta.json").write_text(json.dumps({"videos": {"v": {"objects": {"1": {"category": "a"}}}}}))
+    video = read_vos_split(split)[0]
+    stub = _ShiftModel()
+    for mode, soft in (("area", True), ("nearest", False)):
+        seen = []
+
+        def forward(inputs, seen=seen):
+            seen.append(np.asarray(inputs["reference"]).copy())
+            return stub.forward(inputs)
+
+        propagate_video(stub, video, forward=forward, given_resize=mode)
+        first = seen[0]
+        assert (((first > 0) & (first < 1)).any()) == soft
+        assert first.sum() > 0
