@@ -4,8 +4,9 @@ For each seed: generate the default benchmark (seeded; `scenes` vocabulary, box 
 UCF101-24; `--vocab motion` for the motion-only one), then train the `tiny` preset with its recipe
 (`configs/synthetic.toml`, the runs of `ssvad_keras.demo.HEADLINE_RUNS`):
 - supervised-only on 20 % of the training labels,
-- semi-supervised (full method: CC + cyclic temporal coherence + plain L2) on the same 20 % plus
-  the rest unlabeled,
+- semi-supervised (the full loss: CC + cyclic temporal coherence + plain L2, trained as the tiny
+  preset's mean teacher; `--set train.method=pi` and the values of `configs/experiments/pi.toml`
+  for the paper's Pi model) on the same 20 % plus the rest unlabeled,
 - supervised-only on 100 % of the labels (the upper bound),
 all for the same number of steps and, for the supervised runs, as many labeled clips per step as
 the semi-supervised run (equal labeled clips seen). Each run's best checkpoint (selected on the

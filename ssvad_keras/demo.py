@@ -4,8 +4,8 @@ Prepares the default benchmark (the `scenes` vocabulary, box ground truth: the p
 setting is UCF101-24 at 20 % labels, whose ground truth is boxes, trained and evaluated as filled
 boxes), trains the `tiny` preset (its recipe and its shipped pretrained weights, `builtin:tiny`)
 - supervised-only on 20 % of the labels,
-- semi-supervised (full method: classification consistency + cyclic temporal coherence with
-  plain L2) on the same 20 % plus the rest unlabeled,
+- semi-supervised (the full loss: classification consistency + cyclic temporal coherence with
+  plain L2, trained as the tiny preset's mean teacher) on the same 20 % plus the rest unlabeled,
 - supervised-only on 100 % of the labels (the upper bound),
 evaluates each run's best checkpoint (chosen on the held-out validation videos) on the test split
 with the paper protocol, prints a side-by-side table and the share of the gap between

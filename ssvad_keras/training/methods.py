@@ -4,6 +4,11 @@
 - "mean_teacher": `MeanTeacherTrainer`, an EMA teacher on the weak view, the student on the
   strong view, with the difference of pixels and error recovery as options;
 - "pseudo_label": `PseudoLabelTrainer`, hard targets from confident predictions.
+
+A supervised-only run (`train.semi_supervised = false`, `ssvad train --supervised-only`) has no
+unlabeled clips for a method to use, so it trains the one network (`SemiSupervisedTrainer` on
+labeled clips alone) whatever `train.method` says: a preset can name its semi-supervised method
+(the tiny preset's is the mean teacher) and still train its supervised baselines.
 """
 
 from __future__ import annotations
@@ -41,13 +46,13 @@ def build_trainer(config: ExperimentConfig, detector: keras.Model, num_classes: 
         A `SemiSupervisedTrainer` or one of its subclasses.
 
     Raises:
-        ConfigError: an option the method does not use, or a method that cannot run on this
-            config (e.g. a mean teacher without unlabeled clips).
+        ConfigError: an option the method does not use.
 
     Example:
     >>> trainer = build_trainer(config, build_detector(config=config, num_classes=5), 5)
     """
     _check_method_options(config)
+    method = config.train.method if config.train.semi_supervised else "pi"
     common = {
         "detector": detector,
         "num_classes": num_classes,
@@ -55,10 +60,10 @@ def build_trainer(config: ExperimentConfig, detector: keras.Model, num_classes: 
         "train_config": config.train,
         "total_epochs": config.train.epochs,
     }
-    if config.train.method == "mean_teacher":
+    if method == "mean_teacher":
         return MeanTeacherTrainer(
             **common, strong_augment=config.data.augment.strong, inference_weights=config.eval.weights
         )
-    if config.train.method == "pseudo_label":
+    if method == "pseudo_label":
         return PseudoLabelTrainer(**common)
     return SemiSupervisedTrainer(**common)

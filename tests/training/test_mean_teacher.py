@@ -190,9 +190,40 @@ def test_the_experiment_files_select_each_method():
     assert [found[n].loss.dop_weight > 0 for n in ("mean_teacher", "mean_teacher_dop")] == [False, True]
     assert found["mean_teacher_dop_eor"].loss.error_recovery and found["mean_teacher_dop_eor"].train.method == "mean_teacher"
     assert found["mean_teacher"].data.augment.probability == 0.5  # a random weak-view flip
-    # The tiny preset's lambda (1.0, chosen for pi) swamped the mean teacher's unramped L2.
-    assert load_config([configs_dir() / "synthetic.toml"]).loss.consistency_weight == 1.0
     assert {found[n].loss.consistency_weight for n in ("mean_teacher", "mean_teacher_dop", "mean_teacher_dop_eor")} == {0.1}
+
+
+def test_the_tiny_preset_trains_a_mean_teacher_with_the_full_loss_and_pi_toml_the_papers_pi():
+    from ssvad_keras.config import configs_dir
+
+    experiments = configs_dir() / "experiments"
+    headline = load_config([configs_dir() / "synthetic.toml", experiments / "full_method.toml"])
+    assert headline.train.method == "mean_teacher" and headline.loss.consistency_weight == 0.1
+    assert headline.loss.temporal_coherence == "cyclic" and headline.loss.plain_l2 and headline.loss.cls_consistency
+    assert headline.loss.ramp_epochs == 6 == headline.train.pseudo_label_epoch
+    assert headline.data.augment.probability == 0.5
+    # `ssvad train --preset tiny` without a file: the same method and loss.
+    bare = load_config(preset="tiny")
+    assert (bare.train.method, bare.loss.consistency_weight, bare.loss.temporal_coherence) == ("mean_teacher", 0.1, "cyclic")
+    pi = load_config([configs_dir() / "synthetic.toml", experiments / "pi.toml"])
+    assert (pi.train.method, pi.loss.consistency_weight, pi.data.augment.probability) == ("pi", 1.0, 1.0)
+    assert pi.loss.temporal_coherence == "cyclic" and pi.loss.cls_consistency  # full_method.toml, its base
+    # The paper preset keeps the paper's Pi at the paper's lambda.
+    paper = load_config(experiments / "full_method.toml", preset="paper")
+    assert (paper.train.method, paper.loss.consistency_weight, paper.loss.ramp_epochs) == ("pi", 0.1, None)
+
+
+def test_a_supervised_only_run_trains_the_one_network_whatever_the_method():
+    from ssvad_keras.training.trainer import SemiSupervisedTrainer
+
+    for method in ("mean_teacher", "pseudo_label"):
+        config = tiny_config(**{"train.method": method, "train.semi_supervised": False,
+                                "loss.cls_consistency": False, "loss.loc_consistency": False})
+        trainer = build_trainer(config, build_detector(config=config, num_classes=NUM_CLASSES), NUM_CLASSES)
+        assert type(trainer) is SemiSupervisedTrainer
+        assert trainer.inference_detector() is trainer.detector
+    semi = tiny_config(**{"train.method": "mean_teacher"})
+    assert type(build_trainer(semi, build_detector(config=semi, num_classes=NUM_CLASSES), NUM_CLASSES)) is not SemiSupervisedTrainer
 
 
 @pytest.mark.parametrize("method", ["pi", "mean_teacher"])
