@@ -144,6 +144,12 @@ class VosSettings(_Section):
         "untrained model predicts the readout's mask exactly). None: no gate (g = 1), as "
         "models saved before the option.",
     )
+    zero_mean_correction: bool = Field(
+        False,
+        description="The decoder's output less its mean over each frame before it is added to "
+        "the prior: no frame-wide logit offset (a threshold shift of the readout), which the soft "
+        "Dice and BCE on one supervised frame position trained and new videos paid for.",
+    )
     given_mask_resize: Literal["area", "nearest"] = Field(
         "area",
         description="Prediction: how each object's given first-appearance mask is resized to the "

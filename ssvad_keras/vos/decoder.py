@@ -345,6 +345,12 @@ class ReferenceMaskDecoder(keras.layers.Layer):
             started here (0: the untrained model predicts exactly what the prior says, the
             readout's mask with the matching readout). None (the default, and models saved
             before the option): no gate, `g = 1`, no variable.
+        zero_mean_correction: bool. The decoder's output less its mean over each frame, so it
+            cannot move every pixel of a frame by one offset: trained with the soft Dice and BCE
+            on one frame position, the decoder's output became mostly such an offset (-0.6
+            logits on the supervised frame, +-0.2-0.5 on the others by the last up-sampling's
+            phase), a threshold shift that cost 1-4 points of J on new videos (docs/vos.md,
+            2026-12-02 later). Defaults to False (as models saved before the option).
         **kwargs: standard `keras.layers.Layer` arguments.
 
     Call arguments:
@@ -381,6 +387,7 @@ class ReferenceMaskDecoder(keras.layers.Layer):
         seed: int | None = None,
         prior_init: float = 2.0,
         correction_gate: float | None = None,
+        zero_mean_correction: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -391,6 +398,7 @@ class ReferenceMaskDecoder(keras.layers.Layer):
         self.seed = seed
         self.prior_init = float(prior_init)
         self.correction_gate = None if correction_gate is None else float(correction_gate)
+        self.zero_mean_correction = bool(zero_mean_correction)
 
     def build(self, mixed_4f_shape, skip_2c_shape, skip_1a_shape, reference_shape,
               propagated_shape=None):
@@ -474,6 +482,9 @@ class ReferenceMaskDecoder(keras.layers.Layer):
         else:
             prior = 2.0 * _propagated_at(propagated, self.output_size, "bilinear") - 1.0
         correction = self.smooth(x)
+        if self.zero_mean_correction:
+            # No frame-wide offset: the prior's threshold stays the readout's (p = 0.5).
+            correction = correction - ops.mean(correction, axis=(2, 3), keepdims=True)
         if self.correction_gate is not None:
             correction = ops.cast(self.gate, x.dtype) * correction
         return correction + ops.cast(self.reference_prior, x.dtype) * prior
@@ -492,6 +503,7 @@ class ReferenceMaskDecoder(keras.layers.Layer):
                 "seed": self.seed,
                 "prior_init": self.prior_init,
                 "correction_gate": self.correction_gate,
+                "zero_mean_correction": self.zero_mean_correction,
             }
         )
         return config

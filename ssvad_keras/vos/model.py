@@ -55,6 +55,8 @@ class MaskPropagationModel(keras.Model):
         correction_gate: float or None. The decoder's `correction_gate` (`vos.correction_gate`):
             given, logits = prior + g * decoder output with g learned and started here.
             Defaults to None (no gate).
+        zero_mean_correction: bool. The decoder's `zero_mean_correction`
+            (`vos.zero_mean_correction`). Defaults to False.
         **kwargs: standard `keras.Model` arguments.
 
     Example:
@@ -87,6 +89,7 @@ class MaskPropagationModel(keras.Model):
         matching_keys: str = "rgb",
         matching_key_channels: int = 8,
         correction_gate: float | None = None,
+        zero_mean_correction: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -116,6 +119,7 @@ class MaskPropagationModel(keras.Model):
         self.matching_keys = matching_keys
         self.matching_key_channels = int(matching_key_channels)
         self.correction_gate = None if correction_gate is None else float(correction_gate)
+        self.zero_mean_correction = bool(zero_mean_correction)
         self.matching = None
         if readout == "matching":
             self.matching = MatchingReadout(
@@ -136,6 +140,7 @@ class MaskPropagationModel(keras.Model):
             seed=None if seed is None else seed + 1,
             prior_init=self.reference_prior,
             correction_gate=self.correction_gate,
+            zero_mean_correction=self.zero_mean_correction,
             name="reference_mask_decoder",
         )
         self.build()
@@ -184,6 +189,7 @@ class MaskPropagationModel(keras.Model):
             "matching_keys": self.matching_keys,
             "matching_key_channels": self.matching_key_channels,
             "correction_gate": self.correction_gate,
+            "zero_mean_correction": self.zero_mean_correction,
         }
 
     @classmethod
@@ -222,6 +228,7 @@ def build_vos_model(config: VosConfig, seed: int | None = None) -> MaskPropagati
         matching_keys=config.vos.matching_keys,
         matching_key_channels=config.vos.matching_key_channels,
         correction_gate=config.vos.correction_gate,
+        zero_mean_correction=config.vos.zero_mean_correction,
     )
     from ssvad_keras.models.pretrained import is_pretrained_file, load_part, resolve_weights
 

@@ -294,6 +294,27 @@ def test_model_mask_loss_reaches_the_readouts_key_weights(gate):
     assert gradient is not None and np.abs(np.asarray(gradient)).max() > 0
 
 
+def test_zero_mean_correction_leaves_each_frames_mean_to_the_prior():
+    # vos.zero_mean_correction: what the decoder adds to the prior has mean 0 over every frame
+    # (no threshold shift), and it still varies in space.
+    model = build_vos_model(tiny_vos_config(**{"vos.readout": "matching", "vos.zero_mean_correction": True}))
+    inputs = _inputs(seed=7)
+    logits = np.asarray(model(inputs)["mask_logits"])
+    saved = [w.numpy() for w in model.decoder.smooth.weights]
+    try:
+        for w in model.decoder.smooth.weights:
+            w.assign(np.zeros(w.shape, np.float32))
+        prior = np.asarray(model(inputs)["mask_logits"])
+    finally:
+        for w, value in zip(model.decoder.smooth.weights, saved, strict=True):
+            w.assign(value)
+    correction = logits - prior
+    np.testing.assert_allclose(correction.mean(axis=(2, 3)), 0.0, atol=1e-5)
+    assert correction.std(axis=(2, 3)).min() > 1e-5
+    path_config = model.get_config()
+    assert path_config["zero_mean_correction"] is True
+
+
 def test_learned_readout_and_gate_round_trip_through_save_and_load(tmp_path):
     model = build_vos_model(tiny_vos_config(**{
         "vos.readout": "matching", "vos.matching_keys": "learned", "vos.matching_key_channels": 3,
@@ -313,10 +334,10 @@ def test_models_saved_without_the_new_options_keep_their_meaning(matching_model)
     # A config saved before vos.matching_keys / vos.correction_gate existed: the fixed RGB readout
     # and no gate (no new variables).
     config = matching_model.get_config()
-    for key in ("matching_keys", "matching_key_channels", "correction_gate"):
+    for key in ("matching_keys", "matching_key_channels", "correction_gate", "zero_mean_correction"):
         config.pop(key)
     old = type(matching_model).from_config(config)
-    assert old.matching_keys == "rgb" and old.correction_gate is None
+    assert old.matching_keys == "rgb" and old.correction_gate is None and not old.zero_mean_correction
     assert not old.matching.weights and len(old.weights) == len(matching_model.weights)
 
 
