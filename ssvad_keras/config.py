@@ -2,7 +2,10 @@
 
 One source of truth for every hyper-parameter. Files in `configs/` are TOML; a file may name a
 `preset` (a model preset in `configs/presets/`) and/or `base` (another config file it extends).
-Values from the command line override both. Every error names the file, the field and the problem
+Precedence, lowest first: the preset (the file's own, or the one given separately, e.g.
+`ssvad train --preset tiny`, which replaces the file's), the file's `base` chain, the file's own
+values, then values from the command line. So `--preset tiny --config experiments/pi.toml`
+trains the tiny model with pi.toml's method, whatever the tiny preset's own method is. Every error names the file, the field and the problem
 in one line.
 
     from ssvad_keras.config import load_config
@@ -507,28 +510,32 @@ def config_from_sources(
     overrides: dict[str, Any] | None,
     preset_tree: Callable[[str], dict[str, Any]] = _preset_file_tree,
 ) -> _ConfigT:
-    """Files (each with its `base` chain and preset), then a preset, then dotted overrides,
-    merged in that order and validated as `model`; `load_config` and `load_vos_config`.
+    """A preset, then files (each with its `base` chain), then dotted overrides, merged in that
+    order and validated as `model`; `load_config` and `load_vos_config`.
 
     Args:
         model: the config class (`ExperimentConfig`, `VosConfig`).
         path: a TOML file, several merged in order (later ones win), or None for the defaults.
-        preset: a model preset applied over the files' own, under `overrides`.
+        preset: a model preset that replaces the files' own `preset`: under the files'
+            values (a config file says what it sets, whatever the preset), under `overrides`;
+            None uses the preset each file names.
         overrides: dotted keys; None values are ignored.
         preset_tree: what a preset contributes (the whole preset file by default).
 
     Raises:
         ConfigError: one line naming the file, the field and the problem.
     """
-    tree: dict[str, Any] = {}
+    tree: dict[str, Any] = {} if preset is None else preset_tree(preset)
+    # A preset given here stands in for the ones the files name (they contribute nothing).
+    file_presets = preset_tree if preset is None else (lambda _named: {})
     source = "<defaults>"
     paths = [] if path is None else [path] if isinstance(path, (str, Path)) else list(path)
     for one in paths:
         # Later files override earlier ones: a dataset file, then an ablation-row file.
         source = str(one)
-        tree = _merge(tree, _resolve_file(Path(one), preset_tree=preset_tree))
+        tree = _merge(tree, _resolve_file(Path(one), preset_tree=file_presets))
     if preset is not None:
-        tree = _merge(tree, preset_tree(preset))
+        tree["preset"] = preset
     return _validated(_with_overrides(tree, overrides), source, model)
 
 
@@ -562,7 +569,8 @@ def load_config(
     Args:
         path: a TOML file (may itself name `preset` and `base`), or several merged in order;
             None starts from the defaults.
-        preset: a model preset name; applied over the file's own preset, under `overrides`.
+        preset: a model preset name; replaces the file's own preset, under the file's values
+            and `overrides`.
         overrides: dotted keys, e.g. `{"train.epochs": 5, "data.labeled_per_batch": 2}`; None
             values are ignored so CLI options left unset do not override anything.
 

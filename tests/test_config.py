@@ -31,6 +31,21 @@ def test_files_merge_in_order_and_overrides_win(tmp_path):
     assert cfg.train.epochs == 3 and cfg.train.seed == 0  # None leaves the value alone
 
 
+def test_a_preset_given_separately_replaces_the_files_preset_under_the_files_values():
+    experiments = configs_dir() / "experiments"
+    # The tiny preset trains a mean teacher; a row file that names another method wins.
+    pi = load_config(experiments / "pi.toml", preset="tiny")
+    assert (pi.preset, pi.model.encoder_width, pi.train.method, pi.loss.consistency_weight) == ("tiny", 0.125, "pi", 1.0)
+    assert pi.train.learning_rate == 1e-3  # the tiny recipe where the file is silent
+    # A dataset file naming the paper preset: the tiny model, the file's own schedule.
+    ucf = load_config(configs_dir() / "ucf101_24.toml", preset="tiny")
+    assert (ucf.preset, ucf.model.encoder_width, ucf.data.input_size) == ("tiny", 0.125, (64, 64))
+    assert ucf.model.primary_kernel == 3  # nothing of the paper preset the file named
+    assert (ucf.train.epochs, ucf.train.pseudo_label_epoch) == (100, 11)
+    assert load_config(configs_dir() / "ucf101_24.toml").model.primary_kernel == 9  # its own preset
+    assert load_config(experiments / "pi.toml", preset="tiny", overrides={"train.method": "mean_teacher"}).train.method == "mean_teacher"
+
+
 def test_every_experiment_file_is_valid():
     for path in sorted((configs_dir() / "experiments").glob("*.toml")):
         load_config([configs_dir() / "ucf101_24.toml", path])
