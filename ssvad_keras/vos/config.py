@@ -155,8 +155,9 @@ class VosSettings(_Section):
         description="Prediction: how each object's given first-appearance mask is resized to the "
         "model's input for its first clip. 'area' keeps soft boundary values; 'nearest' gives "
         "the binary mask a training clip's reference is (`make_clip`) and every later clip's "
-        "thresholded reference is. Trained decoders lose 1-3 points of J on soft references "
-        "(docs/vos.md, 2026-12-02 later).",
+        "thresholded reference is. On single valid clips a decoder trained 4x the bench's steps "
+        "lost 1-3 points of IoU on soft references; in full prediction it changed nothing, and "
+        "the untrained readout gained 0.9 J&F with binary ones (docs/vos.md, 2026-12-02 later).",
     )
     mask_threshold: float = Field(
         0.5, gt=0.0, lt=1.0, description="Background wins where every object's probability is below."

@@ -156,9 +156,9 @@ def object_mask(video: VosVideo, stem: str, object_id: int, size: tuple[int, int
     object covers (`"area"`, as prediction resizes the given mask).
 
     OpenCV's nearest neighbour samples source pixel floor(i * scale) for target pixel i, not the
-    one under its centre: at 72x96 -> 64x64 the mask moves by up to a third of a pixel against the
-    (area-resized) frames, a displacement a decoder learns and then puts into its predictions
-    at the original resolution (docs/vos.md, 2026-12-02 later)."""
+    one under its centre: at 72x96 -> 64x64 a mask's centroid moves by 0.4 px down and 0.3 px
+    right against the (area-resized) frames. Training on area-resized masks instead moved the
+    benchmark by 0.1-0.2 J&F (docs/vos.md, 2026-12-02 later)."""
     if resize == "area":
         return _area_mask(video.annotation_path(stem), tuple(size), int(object_id)).copy()
     return (_ids(video.annotation_path(stem), tuple(size)) == object_id).astype(np.float32)

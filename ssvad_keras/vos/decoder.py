@@ -349,7 +349,7 @@ class ReferenceMaskDecoder(keras.layers.Layer):
             cannot move every pixel of a frame by one offset: trained with the soft Dice and BCE
             on one frame position, the decoder's output became mostly such an offset (-0.6
             logits on the supervised frame, +-0.2-0.5 on the others by the last up-sampling's
-            phase), a threshold shift that cost 1-4 points of J on new videos (docs/vos.md,
+            phase), a threshold shift that cost 1-5 points of J on new videos (docs/vos.md,
             2026-12-02 later). Defaults to False (as models saved before the option).
         **kwargs: standard `keras.layers.Layer` arguments.
 
