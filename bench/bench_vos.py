@@ -171,6 +171,8 @@ def main() -> None:
     parser.add_argument("--train-videos", type=int, default=60)
     parser.add_argument("--valid-videos", type=int, default=20)
     parser.add_argument("--data-seed", type=int, default=0)
+    parser.add_argument("--camouflage", type=float, default=0.0,
+                        help="the generated benchmark's chance that an object wears the background's colours")
     parser.add_argument("--untrained", action="store_true",
                         help="also score each seed's model before training (supervised 10 %% config)")
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", type=config_override,
@@ -184,7 +186,7 @@ def main() -> None:
     data = args.out / "data"
     if not (data / ".complete").is_file():
         generate_synthetic_vos(data, args.data_seed, num_train=args.train_videos,
-                               num_valid=args.valid_videos, progress=False)
+                               num_valid=args.valid_videos, camouflage=args.camouflage, progress=False)
     results_path = args.out / "results.json"
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
     started = time.perf_counter()
@@ -207,7 +209,7 @@ def main() -> None:
     print(summarise(results, args.seeds))
     print(f"bench wall time {time.perf_counter() - started:.0f} s; settings: preset {args.preset}, "
           f"{args.epochs} epochs x {args.steps} steps, {args.train_videos} train / "
-          f"{args.valid_videos} valid videos (data seed {args.data_seed})")
+          f"{args.valid_videos} valid videos (data seed {args.data_seed}, camouflage {args.camouflage})")
 
 
 if __name__ == "__main__":

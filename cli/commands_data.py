@@ -218,13 +218,18 @@ def prepare_synthetic_vos(
         typer.Option("--valid-videos", min=1, help=f"Validation videos (default: {synthetic_vos.DEFAULT_VALID_VIDEOS})."),
     ] = None,
     frame_size: FrameSize = None,
+    camouflage: Annotated[
+        float | None,
+        typer.Option("--camouflage", min=0.0, max=1.0,
+                     help="Chance that an object wears the background's colours (default: 0)."),
+    ] = None,
     overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
     """The built-in VOS benchmark in the YouTube-VOS layout (train/, valid/, valid_gt/ with full
     ground truth): moving textured shapes, some categories only in valid ("unseen")."""
     path = synthetic_vos.generate_synthetic_vos(out, overwrite=overwrite, progress=not quiet, **converter_options(
-        seed=seed, num_train=videos, num_valid=valid_videos, frame_size=frame_size,
+        seed=seed, num_train=videos, num_valid=valid_videos, frame_size=frame_size, camouflage=camouflage,
     ))
     console.print(f"wrote {path} (train/, valid/, valid_gt/)", soft_wrap=True, highlight=False)
 

@@ -188,7 +188,7 @@ def _paste(canvas: np.ndarray, patch: np.ndarray, top: int, left: int) -> tuple[
 
 def render_video(
     rng: np.random.Generator, categories: tuple[str, ...], frame_size: tuple[int, int],
-    num_frames: int, num_objects: int,
+    num_frames: int, num_objects: int, camouflage: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Render one video.
 
@@ -198,6 +198,10 @@ def render_video(
         frame_size: (height, width).
         num_frames: frames.
         num_objects: objects (ids 1..num_objects, in depth order: higher ids in front).
+        camouflage: the chance that an object takes one of the background's two colours instead
+            of its own (its texture then averages to that colour: only its texture, shape and
+            motion set it apart). 0 draws nothing more from `rng`, so a video is the same as
+            without the option.
 
     Returns:
         frames (T, H, W, 3) uint8 RGB, ids (T, H, W) uint8 visible object ids, and each
@@ -214,6 +218,10 @@ def render_video(
     background = background * (0.85 + 0.3 * _smooth_noise(rng, big, 24)[..., None])
     objects = [_make_object(rng, categories[int(rng.integers(len(categories)))], frame_size,
                             num_frames, first=k == 0) for k in range(num_objects)]
+    if camouflage > 0:
+        for obj in objects:
+            if rng.random() < camouflage:
+                obj.colour = (bg_a if rng.random() < 0.5 else bg_b) / float(obj.texture.mean())
     paths = [_trajectory(o, num_frames, frame_size) for o in objects]
     frames = np.zeros((num_frames, height, width, 3), np.uint8)
     ids = np.zeros((num_frames, height, width), np.uint8)
@@ -262,13 +270,13 @@ def _write_frames(folder: Path, frames: np.ndarray) -> list[str]:
     return stems
 
 
-def _generate_video(split: str, index: int, seed: int, frame_size, frames_range):
+def _generate_video(split: str, index: int, seed: int, frame_size, frames_range, camouflage: float = 0.0):
     rng = np.random.default_rng([seed, 1 if split == "valid" else 0, index])
     categories = SEEN_CATEGORIES if split == "train" else SEEN_CATEGORIES + UNSEEN_CATEGORIES
     while True:
         num_frames = int(rng.integers(frames_range[0], frames_range[1] + 1))
         num_objects = int(rng.integers(2, 4))
-        frames, ids, cats = render_video(rng, categories, frame_size, num_frames, num_objects)
+        frames, ids, cats = render_video(rng, categories, frame_size, num_frames, num_objects, camouflage)
         if _accept(ids, num_objects, min_frames=max(8, num_frames // 3)):
             return frames, ids, cats
 
@@ -309,6 +317,7 @@ def generate_synthetic_vos(
     num_valid: int = DEFAULT_VALID_VIDEOS,
     frame_size: tuple[int, int] = DEFAULT_FRAME_SIZE,
     frames: tuple[int, int] = DEFAULT_FRAMES,
+    camouflage: float = 0.0,
     overwrite: bool = False,
     progress: bool = True,
 ) -> Path:
@@ -321,6 +330,8 @@ def generate_synthetic_vos(
         num_valid: validation videos (seen and `UNSEEN_CATEGORIES`).
         frame_size: (height, width) of the frames.
         frames: (min, max) frames per video.
+        camouflage: the chance (0..1) that an object wears the background's colours
+            (`render_video`); 0, the default, is the benchmark as it always was.
         overwrite: replace a complete `out`.
         progress: show a rich progress bar.
 
@@ -341,13 +352,15 @@ def generate_synthetic_vos(
         raise DataError(f"output folder {what}; pass --overwrite to replace it", out)
     if frames[0] < 2 or frames[1] < frames[0]:
         raise DataError(f"frames per video must be 2 <= min <= max, got {frames}")
+    if not 0.0 <= camouflage <= 1.0:
+        raise DataError(f"camouflage must be in [0, 1], got {camouflage}")
     metas = {"train": {}, "valid": {}}
     jobs = [("train", i) for i in range(num_train)] + [("valid", i) for i in range(num_valid)]
     with atomic_path(out, directory=True) as tmp, progress_bar(progress) as bar:
         task = bar.add_task("synthetic VOS videos", total=len(jobs), info="")
         for split, index in jobs:
             video_id = f"{split}_{index:04d}"
-            video = _generate_video(split, index, seed, tuple(frame_size), frames)
+            video = _generate_video(split, index, seed, tuple(frame_size), frames, camouflage)
             entry = _write_video(tmp, split, video_id, *video)
             metas[split][video_id] = entry[split]
             bar.update(task, advance=1)
@@ -355,5 +368,6 @@ def generate_synthetic_vos(
         write_json_atomic(tmp / "valid" / "meta.json", {"videos": metas["valid"]})
         write_json_atomic(tmp / "valid_gt" / "meta.json", {"videos": metas["valid"]})
         write_json_atomic(tmp / _COMPLETE, {"seed": seed, "frame_size": list(frame_size),
-                                            "train": num_train, "valid": num_valid})
+                                            "train": num_train, "valid": num_valid,
+                                            "camouflage": camouflage})
     return out

@@ -95,3 +95,14 @@ def test_train_predict_evaluate(tiny_vos_dataset, tmp_path, monkeypatch, capsys)
 def test_prepare_synthetic_vos_refuses_an_existing_folder(tiny_vos_dataset, monkeypatch, capsys):
     code, _, err = _run(monkeypatch, capsys, "prepare", "synthetic-vos", "--out", tiny_vos_dataset, "--quiet")
     assert code != 0 and "--overwrite" in err and str(tiny_vos_dataset) in err
+
+
+def test_prepare_synthetic_vos_camouflage(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "camo"
+    code, _, err = _run(monkeypatch, capsys, "prepare", "synthetic-vos", "--out", out, "--videos", "2",
+                        "--valid-videos", "1", "--frame-size", "24", "36", "--camouflage", "1", "--quiet")
+    assert code == 0, err
+    assert json.loads((out / ".complete").read_text())["camouflage"] == 1.0
+    code, _, err = _run(monkeypatch, capsys, "prepare", "synthetic-vos", "--out", tmp_path / "bad",
+                        "--camouflage", "2", "--quiet")
+    assert code != 0 and "--camouflage" in err and not (tmp_path / "bad").exists()
