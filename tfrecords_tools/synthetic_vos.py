@@ -12,7 +12,8 @@ synthetic-vos`).
     <out>/valid_gt/meta.json                     YouTube-VOS keeps it on its server)
 
 Objects are textured shapes of a few categories (a shape and a texture kind each; colours are
-random, so colour does not give the category away) that move, bounce, enter late, leave, and
+random, so colour does not give the category away; with `camouflage` they are the background's
+own, so colour does not give the object away either) that move, bounce, enter late, leave, and
 occlude each other in a fixed depth order, over a slowly panning smooth-noise background. The
 categories in `UNSEEN_CATEGORIES` appear only in `valid`, so "unseen" means what it means on
 YouTube-VOS. Deterministic per seed (one generator per split and video), NumPy and OpenCV only.
