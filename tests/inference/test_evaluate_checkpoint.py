@@ -107,7 +107,8 @@ def test_class_mask_modes_and_flip_average_decode_the_chosen_capsules_and_views(
 
     def decoded(class_mask):
         inputs = {"clip": clip, "class_mask": class_mask, "use_predicted_mask": np.zeros(3, "float32")}
-        return 1.0 / (1.0 + np.exp(-detector(inputs, training=False)["loc_logits"].numpy()))
+        logits = detector(inputs, training=False)["loc_logits"].numpy().astype("float64")
+        return 1.0 / (1.0 + np.exp(-logits))
 
     oracle = compiled_forward(detector, "ground_truth")(clip, labels)["loc_probs"].numpy()
     onehot = np.eye(len(CLASSES), dtype="float32")[np.maximum(labels, 0)]
