@@ -191,6 +191,14 @@ def main() -> None:
     if not (data / ".complete").is_file():
         generate_synthetic_vos(data, args.data_seed, num_train=args.train_videos,
                                num_valid=args.valid_videos, camouflage=args.camouflage, progress=False)
+    made = json.loads((data / ".complete").read_text())
+    wanted = {"seed": args.data_seed, "train": args.train_videos, "valid": args.valid_videos,
+              "camouflage": args.camouflage}
+    # A benchmark made before the option existed has no "camouflage": it is the random-colour one.
+    differs = [k for k, v in wanted.items() if made.get(k, 0.0 if k == "camouflage" else None) != v]
+    if differs:
+        raise SystemExit(f"{data}: this benchmark was made with other settings ({', '.join(differs)}); "
+                         "use another --out or the settings it was made with")
     results_path = args.out / "results.json"
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
     started = time.perf_counter()
