@@ -2,6 +2,7 @@
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 
@@ -18,8 +19,6 @@ def _render(seed: int, camouflage: float | None):
 def _contrast(frames: np.ndarray, ids: np.ndarray) -> list[float]:
     """Per object and frame: distance between the object's mean colour and the mean colour of
     the background right around it."""
-    import cv2
-
     distances = []
     for t in range(len(frames)):
         for k in np.unique(ids[t])[1:]:
