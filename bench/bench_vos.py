@@ -16,7 +16,8 @@ The defaults (8 epochs x 60 steps, `--camouflage 1`: objects wear their backgrou
 the README's table; before 2026-12-02 (evening) they were 15 steps and `--camouflage 0`, the
 random-colour benchmark that pixel matching on RGB alone already solves (docs/vos.md).
 
-Results are written after every run to OUT/results.json (a rerun skips runs already there).
+Results are written after every run to OUT/results.json with the training flags they were made
+with; a rerun skips runs already there, and refuses a folder whose runs had other flags.
 """
 
 from __future__ import annotations
@@ -201,6 +202,19 @@ def main() -> None:
                          "use another --out or the settings it was made with")
     results_path = args.out / "results.json"
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
+    # The training flags are recorded beside the results: a rerun into the same --out with other
+    # flags would otherwise report the old runs as the new setting's.
+    settings = {"preset": args.preset, "epochs": args.epochs, "steps": args.steps,
+                "validate_every": args.validate_every, "val_videos": args.val_videos,
+                "set": sorted(f"{k}={v!r}" for k, v in args.set)}
+    recorded = results.setdefault("settings", settings if set(results) <= {"copy-first-mask"} else None)
+    if recorded is None:
+        raise SystemExit(f"{results_path}: its runs do not record the flags they were trained with "
+                         "(made by an older bench/bench_vos.py); use another --out")
+    if recorded != settings:
+        changed = ", ".join(k for k in settings if recorded.get(k) != settings[k])
+        raise SystemExit(f"{results_path}: its runs were trained with other settings ({changed}); "
+                         "use another --out or the settings they were trained with")
     started = time.perf_counter()
     if "copy-first-mask" not in results:
         results["copy-first-mask"] = copy_baseline(data)
