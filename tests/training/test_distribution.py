@@ -47,15 +47,19 @@ SCRIPT = textwrap.dedent(
     weights, g1, logs1 = one_step(tf.distribute.get_strategy(), None)
     mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     _, g2, logs2 = one_step(mirrored, weights)
-    # float32 noise floor: the same global batch in another order, on one device.
-    data = tf.data.Dataset.from_tensors({k: v[[2, 3, 0, 1]] for k, v in batch.items()})
-    _, g3, _ = one_step(tf.distribute.get_strategy(), weights)
-
     def max_diff(x, y):
         return max(float(np.max(np.abs(a - b))) for a, b in zip(x, y))
 
+    # float32 noise floor: the same global batch in other orders, on one device. Each order is
+    # one sample of the reordering noise, so take the largest of two.
+    floor = 0.0
+    for order in ([2, 3, 0, 1], [1, 0, 3, 2]):
+        data = tf.data.Dataset.from_tensors({k: v[order] for k, v in batch.items()})
+        _, g3, _ = one_step(tf.distribute.get_strategy(), weights)
+        floor = max(floor, max_diff(g1, g3))
+
     print(json.dumps({"replicas": mirrored.num_replicas_in_sync, "max_grad_diff": max_diff(g1, g2),
-                      "noise_floor": max_diff(g1, g3),
+                      "noise_floor": floor,
                       "max_grad": max(float(np.max(np.abs(a))) for a in g1),
                       "logs1": logs1, "logs2": logs2}))
     """
@@ -65,10 +69,11 @@ SCRIPT = textwrap.dedent(
 def test_two_replicas_match_one_device_on_the_same_global_batch():
     """Replicas see 2 and 1 labeled clips: a per-replica mean would be off by a factor of 4/3
     on the supervised terms. Losses must agree to 1e-4 (relative: TensorFlow 2.21's oneDNN
-    reductions move the summed loss by ~2e-5 between the two layouts, a wrong mean by 0.33);
-    gradients, which float32
-    reordering alone moves by ~1e-3 of their scale in this capsule model, must differ no more
-    than reordering the same batch on one device does."""
+    reductions move the summed loss by ~2e-5 between the two layouts, a wrong mean by 0.33).
+    Gradients, which float32 reordering alone moves by up to ~1e-3 of their scale in this capsule
+    model, must stay within twice what reordering the same batch on one device does: the noise
+    is a sample (which kernels run, and so its size, depends on the CPU); a wrong mean moves them
+    by a third of the supervised gradient."""
     proc = subprocess.run(
         [sys.executable, "-c", SCRIPT], cwd=ROOT, capture_output=True, text=True, timeout=600
     )
@@ -76,7 +81,7 @@ def test_two_replicas_match_one_device_on_the_same_global_batch():
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["replicas"] == 2
     assert result["max_grad"] > 1e-4  # the step did something
-    assert result["max_grad_diff"] <= max(result["noise_floor"], 1e-5), result
+    assert result["max_grad_diff"] <= 2 * max(result["noise_floor"], 1e-5), result
     assert result["max_grad_diff"] < 1e-3 * result["max_grad"], result
     for key in ("loss", "margin", "bce", "dice", "cls_consistency", "loc_consistency", "accuracy"):
         one, two = result["logs1"][key], result["logs2"][key]
