@@ -162,6 +162,14 @@ def summarise(results: dict, seeds: list[int]) -> str:
     return "\n".join(lines)
 
 
+def _refuse_other_settings(path: Path, recorded: dict, wanted: dict, made: str, instead: str) -> None:
+    """Exit with one line naming `path` and the keys of `wanted` whose `recorded` value differs."""
+    changed = [k for k, v in wanted.items() if recorded.get(k) != v]
+    if changed:
+        raise SystemExit(f"{path}: {made} with other settings ({', '.join(changed)}); "
+                         f"use another --out or {instead}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("runs/bench-vos"))
@@ -196,10 +204,8 @@ def main() -> None:
     wanted = {"seed": args.data_seed, "train": args.train_videos, "valid": args.valid_videos,
               "camouflage": args.camouflage}
     # A benchmark made before the option existed has no "camouflage": it is the random-colour one.
-    differs = [k for k, v in wanted.items() if made.get(k, 0.0 if k == "camouflage" else None) != v]
-    if differs:
-        raise SystemExit(f"{data}: this benchmark was made with other settings ({', '.join(differs)}); "
-                         "use another --out or the settings it was made with")
+    _refuse_other_settings(data, {"camouflage": 0.0, **made}, wanted,
+                           "this benchmark was made", "the settings it was made with")
     results_path = args.out / "results.json"
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
     # The training flags are recorded beside the results: a rerun into the same --out with other
@@ -211,10 +217,8 @@ def main() -> None:
     if recorded is None:
         raise SystemExit(f"{results_path}: its runs do not record the flags they were trained with "
                          "(made by an older bench/bench_vos.py); use another --out")
-    if recorded != settings:
-        changed = ", ".join(k for k in settings if recorded.get(k) != settings[k])
-        raise SystemExit(f"{results_path}: its runs were trained with other settings ({changed}); "
-                         "use another --out or the settings they were trained with")
+    _refuse_other_settings(results_path, recorded, settings, "its runs were trained",
+                           "the settings they were trained with")
     started = time.perf_counter()
     if "copy-first-mask" not in results:
         results["copy-first-mask"] = copy_baseline(data)
